@@ -1,0 +1,72 @@
+//! `tessera xet hash`: the Xet file hash, sha256, size and chunk count of
+//! local files, computed exactly as `hf_xet.hash_files` does.
+//!
+//! Each file streams through a two-stage pipeline: this thread reads and
+//! chunks (gear hash + blake3), a second thread computes sha256 on the same
+//! blocks, so both cores are busy.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc;
+
+use anyhow::Context as _;
+use sha2::Digest as _;
+use tessera_formats::file::{FileDigest, FileHasher};
+use tessera_formats::hash::MerkleHash;
+
+/// Bytes read per block.
+const BLOCK_LEN: usize = 8 * 1024 * 1024;
+/// Blocks in flight between the reader and the sha256 thread.
+const BLOCKS_IN_FLIGHT: usize = 4;
+
+/// Hashes every file and prints one line per file.
+pub fn run(files: &[PathBuf]) -> anyhow::Result<()> {
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    for path in files {
+        let (digest, sha256) = hash_file(path).with_context(|| format!("hashing {}", path.display()))?;
+        writeln!(out, "{} {} {} {} {}", digest.file_hash, sha256, digest.size, digest.chunks.len(), path.display())?;
+    }
+    Ok(())
+}
+
+/// The Xet digest and sha256 of one file.
+pub fn hash_file(path: &Path) -> anyhow::Result<(FileDigest, MerkleHash)> {
+    let mut file = File::open(path)?;
+    let (blocks, sha_input) = mpsc::sync_channel::<Arc<Vec<u8>>>(BLOCKS_IN_FLIGHT);
+    std::thread::scope(|scope| {
+        let sha_thread = scope.spawn(move || {
+            let mut sha = sha2::Sha256::new();
+            for block in sha_input {
+                sha.update(block.as_slice());
+            }
+            MerkleHash::from_be_digest(sha.finalize().into())
+        });
+        let mut hasher = FileHasher::new();
+        let read_result = (|| -> io::Result<()> {
+            loop {
+                let block = read_block(&mut file)?;
+                if block.is_empty() {
+                    return Ok(());
+                }
+                let block = Arc::new(block);
+                // The sha256 thread only stops early if it panicked; that surfaces on join.
+                let _ = blocks.send(Arc::clone(&block));
+                hasher.update(&block);
+            }
+        })();
+        drop(blocks);
+        let sha256 = sha_thread.join().map_err(|_| anyhow::anyhow!("sha256 thread panicked"))?;
+        read_result?;
+        Ok((hasher.finish(), sha256))
+    })
+}
+
+/// Reads up to [`BLOCK_LEN`] bytes; an empty block means end of file.
+fn read_block(file: &mut File) -> io::Result<Vec<u8>> {
+    let mut block = Vec::with_capacity(BLOCK_LEN);
+    Read::by_ref(file).take(BLOCK_LEN as u64).read_to_end(&mut block)?;
+    Ok(block)
+}
