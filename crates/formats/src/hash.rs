@@ -25,8 +25,8 @@ pub const INTERNAL_NODE_KEY: [u8; 32] = [
 
 /// Key for term verification ("range") hashes.
 pub const VERIFICATION_KEY: [u8; 32] = [
-    127, 24, 87, 214, 206, 86, 237, 102, 18, 127, 249, 19, 231, 165, 195, 243, 164, 205, 38, 213, 181, 219, 73, 230, 65,
-    36, 152, 127, 40, 251, 148, 195,
+    127, 24, 87, 214, 206, 86, 237, 102, 18, 127, 249, 19, 231, 165, 195, 243, 164, 205, 38, 213, 181, 219, 73, 230,
+    65, 36, 152, 127, 40, 251, 148, 195,
 ];
 
 /// Key for file hashes without a salt.
@@ -99,7 +99,7 @@ impl MerkleHash {
 
     /// Whether a chunk with this hash belongs in the global dedup index by hash alone.
     pub fn is_global_dedup_eligible(&self) -> bool {
-        self.word(3) % GLOBAL_DEDUP_CHUNK_MODULUS == 0
+        self.word(3).is_multiple_of(GLOBAL_DEDUP_CHUNK_MODULUS)
     }
 
     /// Writes the xet hex form into a 64-byte buffer.
@@ -206,7 +206,7 @@ fn next_merge_cut(level: &[(MerkleHash, u64)]) -> usize {
         return level.len();
     }
     let end = level.len().min(9);
-    (2..end).find(|&i| level[i].0.word(3) % 4 == 0).map_or(end, |i| i + 1)
+    (2..end).find(|&i| level[i].0.word(3).is_multiple_of(4)).map_or(end, |i| i + 1)
 }
 
 /// The parent of a group of merkle nodes.
@@ -323,10 +323,7 @@ mod tests {
 
     #[test]
     fn sha256_in_shard_byte_order() {
-        assert_eq!(
-            sha256_hash(b"some data").hex(),
-            "1307990e6ba5ca145eb35e99182a9bec46531bc54ddf656a602c780fa0240dee"
-        );
+        assert_eq!(sha256_hash(b"some data").hex(), "1307990e6ba5ca145eb35e99182a9bec46531bc54ddf656a602c780fa0240dee");
     }
 
     #[test]

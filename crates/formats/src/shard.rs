@@ -254,10 +254,7 @@ pub fn parse_shard(bytes: &[u8]) -> Result<Shard> {
     }
     let version = u64_at(header, 32);
     if version != HEADER_VERSION {
-        return Err(FormatError::InvalidShard {
-            offset: 32,
-            reason: format!("unsupported header version {version}"),
-        });
+        return Err(FormatError::InvalidShard { offset: 32, reason: format!("unsupported header version {version}") });
     }
     let footer_size = u64_at(header, 40);
     if footer_size != 0 && footer_size != FOOTER_LEN as u64 {
@@ -306,10 +303,9 @@ fn parse_file_section(reader: &mut Reader<'_>) -> Result<Vec<FileEntry>> {
                 chunk_end: record.u32_at(44),
             };
             if term.chunk_start >= term.chunk_end {
-                return Err(reader.invalid(format!(
-                    "term chunk range {}..{} is empty",
-                    term.chunk_start, term.chunk_end
-                )));
+                return Err(
+                    reader.invalid(format!("term chunk range {}..{} is empty", term.chunk_start, term.chunk_end))
+                );
             }
             terms.push(term);
         }
@@ -322,11 +318,8 @@ fn parse_file_section(reader: &mut Reader<'_>) -> Result<Vec<FileEntry>> {
         } else {
             None
         };
-        let sha256 = if flags & FILE_FLAG_METADATA_EXT != 0 {
-            Some(reader.record("metadata extension")?.hash())
-        } else {
-            None
-        };
+        let sha256 =
+            if flags & FILE_FLAG_METADATA_EXT != 0 { Some(reader.record("metadata extension")?.hash()) } else { None };
         files.push(FileEntry { file_hash: header.hash(), terms, verification, sha256 });
     }
 }

@@ -52,19 +52,12 @@ impl ChunkHeader {
         }
         let scheme = CompressionScheme::try_from(bytes[4])
             .map_err(|scheme| invalid(format!("unknown compression scheme {scheme}")))?;
-        let header = Self {
-            payload_len: u24(&bytes[1..4]),
-            scheme,
-            uncompressed_len: u24(&bytes[5..8]),
-        };
+        let header = Self { payload_len: u24(&bytes[1..4]), scheme, uncompressed_len: u24(&bytes[5..8]) };
         if header.uncompressed_len == 0 {
             return Err(invalid("chunk is empty".into()));
         }
         if header.uncompressed_len as usize > MAX_CHUNK_SIZE {
-            return Err(invalid(format!(
-                "uncompressed length {} exceeds {MAX_CHUNK_SIZE}",
-                header.uncompressed_len
-            )));
+            return Err(invalid(format!("uncompressed length {} exceeds {MAX_CHUNK_SIZE}", header.uncompressed_len)));
         }
         if header.payload_len as usize > MAX_CHUNK_PAYLOAD {
             return Err(invalid(format!("payload length {} exceeds {MAX_CHUNK_PAYLOAD}", header.payload_len)));
@@ -231,9 +224,7 @@ impl XorbParser {
         }
         let header = ChunkHeader::parse(&header, self.offset, index)?;
         if self.uncompressed + u64::from(header.uncompressed_len) > MAX_XORB_BYTES {
-            return Err(FormatError::XorbTooLarge {
-                reason: format!("more than {MAX_XORB_BYTES} uncompressed bytes"),
-            });
+            return Err(FormatError::XorbTooLarge { reason: format!("more than {MAX_XORB_BYTES} uncompressed bytes") });
         }
         Ok(header)
     }
