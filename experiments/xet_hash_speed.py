@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""Throughput of `tessera xet hash` against hf_xet.hash_files, in the same run.
+
+Usage (from the repo root, after `scripts/test` has created .venv, or with any
+Python that has the pinned hf_xet from tests/e2e/requirements.txt):
+
+    cargo build --release -p tessera
+    .venv/bin/python experiments/xet_hash_speed.py [--file PATH] [--size BYTES]
+        [--runs N] [--bin PATH] [--keep]
+
+  --file PATH   file to hash. If it exists with the requested size it is
+                reused; otherwise it is (re)written with random bytes.
+                Default: a temporary 1 GiB file, deleted at the end unless
+                --keep is given.
+  --size BYTES  size of the generated file (default 1 GiB = 1073741824).
+  --runs N      timed runs per tool; the best (minimum) is reported (default 3).
+  --bin PATH    tessera binary (default: $TESSERA_BIN, else
+                <cargo target dir>/release/tessera).
+
+The file is read once before timing so the page cache is hot for both tools.
+tessera is timed as a subprocess (wall time of `tessera xet hash FILE`, so it
+includes process start-up); hf_xet is timed in-process
+(`hf_xet.hash_files([FILE])`). Both hashes must agree, else exit status 1.
+The printed ratio is hf_xet_time / tessera_time: > 1 means tessera is faster.
+Note: tessera also computes the file's sha256 (on a second thread);
+hf_xet.hash_files does not (its results carry sha256=None).
+"""
+
+import argparse
+import importlib.metadata
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import hf_xet
+
+MIB = 1024 * 1024
+GIB = 1024 * MIB
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_bin() -> Path:
+    if os.environ.get("TESSERA_BIN"):
+        return Path(os.environ["TESSERA_BIN"])
+    try:
+        meta = subprocess.run(
+            ["cargo", "metadata", "--format-version", "1", "--no-deps"],
+            cwd=REPO_ROOT, capture_output=True, text=True, check=True,
+        )
+        target = Path(json.loads(meta.stdout)["target_directory"])
+    except (OSError, subprocess.CalledProcessError):
+        target = Path(os.environ.get("CARGO_TARGET_DIR", REPO_ROOT / "target"))
+    return target / "release" / "tessera"
+
+
+def ensure_file(path: Path, size: int) -> None:
+    if path.exists() and path.stat().st_size == size:
+        print(f"reusing {path} ({size} bytes)")
+        return
+    print(f"writing {size} random bytes to {path} ...", flush=True)
+    start = time.perf_counter()
+    with open(path, "wb") as f:
+        remaining = size
+        while remaining:
+            n = min(remaining, 16 * MIB)
+            f.write(os.urandom(n))
+            remaining -= n
+    print(f"  done in {time.perf_counter() - start:.1f} s")
+
+
+def warm_up(path: Path) -> None:
+    with open(path, "rb") as f:
+        while f.read(16 * MIB):
+            pass
+
+
+def time_tessera(binary: Path, path: Path, runs: int) -> tuple[float, str, list[float]]:
+    times, xet_hash = [], None
+    for _ in range(runs):
+        start = time.perf_counter()
+        result = subprocess.run(
+            [str(binary), "xet", "hash", str(path)], capture_output=True, text=True
+        )
+        elapsed = time.perf_counter() - start
+        if result.returncode != 0:
+            sys.exit(f"tessera failed ({result.returncode}): {result.stderr.strip()}")
+        times.append(elapsed)
+        xet_hash = result.stdout.split(" ", 1)[0]
+    return min(times), xet_hash, times
+
+
+def time_hf_xet(path: Path, runs: int) -> tuple[float, str, list[float]]:
+    times, xet_hash = [], None
+    for _ in range(runs):
+        start = time.perf_counter()
+        infos = hf_xet.hash_files([str(path)])
+        times.append(time.perf_counter() - start)
+        xet_hash = infos[0].hash
+    return min(times), xet_hash, times
+
+
+def load_average() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--file", type=Path)
+    parser.add_argument("--size", type=int, default=GIB)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--bin", type=Path, default=None)
+    parser.add_argument("--keep", action="store_true", help="keep the generated temporary file")
+    args = parser.parse_args()
+
+    binary = args.bin or default_bin()
+    if not os.access(binary, os.X_OK):
+        sys.exit(f"tessera binary not found: {binary} (cargo build --release -p tessera, or --bin)")
+
+    temp = None
+    path = args.file
+    if path is None:
+        fd, name = tempfile.mkstemp(prefix="tessera-xet-speed-", suffix=".bin")
+        os.close(fd)
+        path = temp = Path(name)
+    try:
+        ensure_file(path, args.size)
+        size = path.stat().st_size
+        warm_up(path)
+        print(f"binary: {binary}")
+        print(f"hf_xet: {importlib.metadata.version('hf_xet')}  cpus: {os.cpu_count()}  load before: {load_average()}")
+
+        t_tessera, h_tessera, all_tessera = time_tessera(binary, path, args.runs)
+        t_hf, h_hf, all_hf = time_hf_xet(path, args.runs)
+        print(f"load after: {load_average()}")
+
+        mib = size / MIB
+        print()
+        print(f"file: {path} ({size} bytes = {mib:.0f} MiB), best of {args.runs}")
+        print(f"tessera xet hash : {t_tessera:8.3f} s  {mib / t_tessera:8.1f} MiB/s   runs: "
+              + ", ".join(f"{t:.3f}" for t in all_tessera))
+        print(f"hf_xet.hash_files: {t_hf:8.3f} s  {mib / t_hf:8.1f} MiB/s   runs: "
+              + ", ".join(f"{t:.3f}" for t in all_hf))
+        print(f"ratio hf_xet/tessera: {t_hf / t_tessera:.2f}  (> 1 means tessera is faster)")
+        print(f"tessera hash: {h_tessera}")
+        print(f"hf_xet hash : {h_hf}")
+        if h_tessera != h_hf:
+            print("MISMATCH: the hashes differ", file=sys.stderr)
+            return 1
+        print("hashes agree")
+        return 0
+    finally:
+        if temp is not None and not args.keep:
+            temp.unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
