@@ -22,6 +22,8 @@ tessera is timed as a subprocess (wall time of `tessera xet hash FILE`, so it
 includes process start-up); hf_xet is timed in-process
 (`hf_xet.hash_files([FILE])`). Both hashes must agree, else exit status 1.
 The printed ratio is hf_xet_time / tessera_time: > 1 means tessera is faster.
+CPU time (user+sys over all threads) is printed too: it is less distorted than
+wall time when other jobs share the machine.
 Note: tessera also computes the file's sha256 (on a second thread);
 hf_xet.hash_files does not (its results carry sha256=None).
 """
@@ -30,6 +32,7 @@ import argparse
 import importlib.metadata
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -78,29 +81,37 @@ def warm_up(path: Path) -> None:
             pass
 
 
-def time_tessera(binary: Path, path: Path, runs: int) -> tuple[float, str, list[float]]:
-    times, xet_hash = [], None
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def time_tessera(binary: Path, path: Path, runs: int) -> tuple[list[float], list[float], str]:
+    """Wall times and CPU times (user+sys, all threads) of each run, and the hash."""
+    walls, cpus, xet_hash = [], [], None
     for _ in range(runs):
-        start = time.perf_counter()
+        cpu0, start = children_cpu(), time.perf_counter()
         result = subprocess.run(
             [str(binary), "xet", "hash", str(path)], capture_output=True, text=True
         )
-        elapsed = time.perf_counter() - start
+        walls.append(time.perf_counter() - start)
+        cpus.append(children_cpu() - cpu0)
         if result.returncode != 0:
             sys.exit(f"tessera failed ({result.returncode}): {result.stderr.strip()}")
-        times.append(elapsed)
         xet_hash = result.stdout.split(" ", 1)[0]
-    return min(times), xet_hash, times
+    return walls, cpus, xet_hash
 
 
-def time_hf_xet(path: Path, runs: int) -> tuple[float, str, list[float]]:
-    times, xet_hash = [], None
+def time_hf_xet(path: Path, runs: int) -> tuple[list[float], list[float], str]:
+    """Wall times and CPU times (process CPU clock, all threads) of each run, and the hash."""
+    walls, cpus, xet_hash = [], [], None
     for _ in range(runs):
-        start = time.perf_counter()
+        cpu0, start = time.process_time(), time.perf_counter()
         infos = hf_xet.hash_files([str(path)])
-        times.append(time.perf_counter() - start)
+        walls.append(time.perf_counter() - start)
+        cpus.append(time.process_time() - cpu0)
         xet_hash = infos[0].hash
-    return min(times), xet_hash, times
+    return walls, cpus, xet_hash
 
 
 def load_average() -> str:
@@ -136,18 +147,22 @@ def main() -> int:
         print(f"binary: {binary}")
         print(f"hf_xet: {importlib.metadata.version('hf_xet')}  cpus: {os.cpu_count()}  load before: {load_average()}")
 
-        t_tessera, h_tessera, all_tessera = time_tessera(binary, path, args.runs)
-        t_hf, h_hf, all_hf = time_hf_xet(path, args.runs)
+        walls_tessera, cpus_tessera, h_tessera = time_tessera(binary, path, args.runs)
+        walls_hf, cpus_hf, h_hf = time_hf_xet(path, args.runs)
         print(f"load after: {load_average()}")
 
+        t_tessera, t_hf = min(walls_tessera), min(walls_hf)
+        c_tessera, c_hf = min(cpus_tessera), min(cpus_hf)
         mib = size / MIB
+        runs = lambda ts: ", ".join(f"{t:.3f}" for t in ts)  # noqa: E731
         print()
         print(f"file: {path} ({size} bytes = {mib:.0f} MiB), best of {args.runs}")
-        print(f"tessera xet hash : {t_tessera:8.3f} s  {mib / t_tessera:8.1f} MiB/s   runs: "
-              + ", ".join(f"{t:.3f}" for t in all_tessera))
-        print(f"hf_xet.hash_files: {t_hf:8.3f} s  {mib / t_hf:8.1f} MiB/s   runs: "
-              + ", ".join(f"{t:.3f}" for t in all_hf))
-        print(f"ratio hf_xet/tessera: {t_hf / t_tessera:.2f}  (> 1 means tessera is faster)")
+        print(f"tessera xet hash : wall {t_tessera:7.3f} s {mib / t_tessera:8.1f} MiB/s  cpu {c_tessera:7.3f} s"
+              f"   wall runs: {runs(walls_tessera)}")
+        print(f"hf_xet.hash_files: wall {t_hf:7.3f} s {mib / t_hf:8.1f} MiB/s  cpu {c_hf:7.3f} s"
+              f"   wall runs: {runs(walls_hf)}")
+        print(f"ratio hf_xet/tessera: {t_hf / t_tessera:.2f} wall, {c_hf / c_tessera:.2f} cpu"
+              "  (> 1 means tessera is faster / cheaper)")
         print(f"tessera hash: {h_tessera}")
         print(f"hf_xet hash : {h_hf}")
         if h_tessera != h_hf:
