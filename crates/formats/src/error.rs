@@ -83,6 +83,15 @@ pub enum FormatError {
         reason: String,
     },
 
+    /// A git object's bytes do not follow git's format.
+    #[error("invalid git {kind}: {reason}")]
+    InvalidGitObject {
+        /// `blob`, `tree`, `commit` or `object id`.
+        kind: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+
     /// Compressing a chunk failed (an internal error of the LZ4 encoder).
     #[error("compression failed: {reason}")]
     Compression {

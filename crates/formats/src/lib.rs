@@ -3,13 +3,14 @@
 //! Pure functions and data types, no IO and no async: content-defined
 //! chunking ([`chunking`]), the Xet hashes ([`hash`]), whole-file hashing
 //! ([`file`]), chunk compression ([`compression`]), xorbs ([`xorb`]) and
-//! shards ([`shard`]). Every parser takes untrusted bytes and answers a
+//! shards ([`shard`]), plus git objects and LFS pointers ([`git`]). Every parser takes untrusted bytes and answers a
 //! [`FormatError`] instead of panicking or allocating without bound.
 
 pub mod chunking;
 pub mod compression;
 pub mod error;
 pub mod file;
+pub mod git;
 pub mod hash;
 pub mod shard;
 pub mod xorb;

@@ -1,0 +1,148 @@
+//! The metadata store: every durable fact other than blob bytes.
+//!
+//! [`MetadataStore`] is the one trait of this backend family. [`SqlStore`]
+//! implements it once over sqlx's `Any` driver, so the same SQL runs on the
+//! embedded SQLite file and on Postgres; only the migrations differ per
+//! dialect. Queries use `$n` placeholders in order of first appearance.
+
+mod model;
+mod sql;
+
+pub use model::*;
+pub use sql::SqlStore;
+
+use async_trait::async_trait;
+use tessera_formats::MerkleHash;
+use tessera_formats::git::{ObjectId, ObjectKind};
+use tessera_formats::xorb::XorbIndex;
+
+/// Why a metadata operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DbError {
+    /// A unique name is taken.
+    #[error("{what} already exists")]
+    Conflict {
+        /// What collided.
+        what: String,
+    },
+    /// A stored value could not be decoded.
+    #[error("corrupt metadata: {0}")]
+    Corrupt(String),
+    /// The database failed or is unreachable.
+    #[error("database: {0}")]
+    Backend(#[from] sqlx::Error),
+    /// Applying migrations failed.
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// Short-hand result for this crate.
+pub type Result<T, E = DbError> = std::result::Result<T, E>;
+
+/// Every metadata operation the server performs.
+#[async_trait]
+pub trait MetadataStore: Send + Sync + 'static {
+    // ---- settings ----
+
+    /// The value of a setting, creating it from `default` if absent (first writer wins).
+    async fn setting_or_insert(&self, key: &str, default: Vec<u8>) -> Result<Vec<u8>>;
+
+    // ---- users and tokens ----
+
+    /// Creates a user.
+    async fn create_user(&self, name: &str, is_admin: bool) -> Result<User>;
+    /// A user by name.
+    async fn user_by_name(&self, name: &str) -> Result<Option<User>>;
+    /// Number of users.
+    async fn user_count(&self) -> Result<i64>;
+    /// Stores a token by the hash of its secret.
+    async fn create_token(&self, user_id: i64, name: &str, token_hash: &[u8], scope: TokenScope) -> Result<Token>;
+    /// The token with this secret hash, and its user.
+    async fn token_by_hash(&self, token_hash: &[u8]) -> Result<Option<(User, Token)>>;
+
+    // ---- repos ----
+
+    /// Creates a repo; [`DbError::Conflict`] if the name is taken.
+    async fn create_repo(&self, repo: &NewRepo) -> Result<Repo>;
+    /// A repo by type and full name.
+    async fn repo(&self, repo_type: RepoType, namespace: &str, name: &str) -> Result<Option<Repo>>;
+    /// Deletes a repo with its refs and file links.
+    async fn delete_repo(&self, repo_id: i64) -> Result<()>;
+    /// Sets a repo's visibility.
+    async fn set_repo_private(&self, repo_id: i64, private: bool) -> Result<()>;
+    /// Records a change to the repo at `time_ms`.
+    async fn touch_repo(&self, repo_id: i64, time_ms: i64) -> Result<()>;
+    /// Repos of a type, by name.
+    async fn list_repos(&self, repo_type: RepoType) -> Result<Vec<Repo>>;
+
+    // ---- git objects and refs ----
+
+    /// Stores git objects (idempotent: existing ids are kept).
+    async fn put_objects(&self, objects: &[GitObject]) -> Result<()>;
+    /// A git object by id.
+    async fn object(&self, id: &ObjectId) -> Result<Option<GitObject>>;
+    /// All refs of a repo, by full name (`refs/heads/main`).
+    async fn refs(&self, repo_id: i64) -> Result<Vec<(String, ObjectId)>>;
+    /// One ref's target.
+    async fn ref_target(&self, repo_id: i64, name: &str) -> Result<Option<ObjectId>>;
+    /// Compare-and-swap of a ref: sets `name` to `new` only if it currently
+    /// points at `expected` (`None`: only if it does not exist). `new = None`
+    /// deletes it. Returns whether the swap happened.
+    async fn update_ref(
+        &self,
+        repo_id: i64,
+        name: &str,
+        expected: Option<ObjectId>,
+        new: Option<ObjectId>,
+    ) -> Result<bool>;
+
+    // ---- Xet ----
+
+    /// Records a validated xorb; `false` if it was already known.
+    async fn insert_xorb(&self, index: &XorbIndex, time_ms: i64) -> Result<bool>;
+    /// A xorb's chunk table.
+    async fn xorb(&self, hash: &MerkleHash) -> Result<Option<XorbIndex>>;
+    /// Records a file's reconstruction (idempotent) and links it to a repo
+    /// with the sha256 its uploader claimed.
+    async fn register_file(
+        &self,
+        repo_id: i64,
+        file: &XetFile,
+        sha256: Option<&MerkleHash>,
+        time_ms: i64,
+    ) -> Result<()>;
+    /// A file's reconstruction.
+    async fn xet_file(&self, hash: &MerkleHash) -> Result<Option<XetFile>>;
+    /// Whether `repo_id` may read the file.
+    async fn repo_has_file(&self, repo_id: i64, file_hash: &MerkleHash) -> Result<bool>;
+    /// The file a repo's uploads registered under this sha256 (raw digest bytes).
+    async fn repo_file_by_sha256(&self, repo_id: i64, sha256: &[u8; 32]) -> Result<Option<(MerkleHash, u64)>>;
+    /// Indexes chunks for global dedup (first writer wins).
+    async fn add_dedup_chunks(&self, chunks: &[(MerkleHash, MerkleHash)]) -> Result<()>;
+    /// The xorb holding a dedup-indexed chunk.
+    async fn dedup_xorb(&self, chunk_hash: &MerkleHash) -> Result<Option<MerkleHash>>;
+
+    // ---- statistics ----
+
+    /// Totals for the admin stats endpoint.
+    async fn stats(&self) -> Result<Stats>;
+}
+
+/// A stored git object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitObject {
+    /// Its id.
+    pub id: ObjectId,
+    /// Its kind.
+    pub kind: ObjectKind,
+    /// Its content (without the `kind len\0` header).
+    pub data: Vec<u8>,
+}
+
+impl GitObject {
+    /// An object with its id computed from kind and content.
+    pub fn new(kind: ObjectKind, data: Vec<u8>) -> Self {
+        Self { id: ObjectId::for_object(kind, &data), kind, data }
+    }
+}

@@ -1,0 +1,538 @@
+//! [`MetadataStore`] over sqlx's `Any` driver (SQLite or Postgres).
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row as _};
+use tessera_formats::MerkleHash;
+use tessera_formats::git::{ObjectId, ObjectKind};
+use tessera_formats::shard::FileTerm;
+use tessera_formats::xorb::{XorbChunk, XorbIndex};
+
+use crate::{
+    DbError, GitObject, MetadataStore, NewRepo, Repo, RepoType, Result, Stats, Token, TokenScope, User, XetFile,
+};
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
+
+/// The SQL metadata store.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: &'static str,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+impl SqlStore {
+    /// Connects to `url` (`sqlite://…?mode=rwc` or `postgres://…`) and applies
+    /// the migrations of its dialect.
+    pub async fn connect(url: &str) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") { "sqlite" } else { "postgres" };
+        let pool = AnyPoolOptions::new().max_connections(if backend == "sqlite" { 8 } else { 16 }).connect(url).await?;
+        let store = Self { pool, backend };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies pending migrations.
+    pub async fn migrate(&self) -> Result<()> {
+        let migrator = if self.backend == "sqlite" { &SQLITE_MIGRATIONS } else { &POSTGRES_MIGRATIONS };
+        migrator.run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn backend(&self) -> &'static str {
+        self.backend
+    }
+
+    /// Checks the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+fn corrupt(what: impl Into<String>) -> DbError {
+    DbError::Corrupt(what.into())
+}
+
+fn hash_from(bytes: &[u8]) -> Result<MerkleHash> {
+    let raw: [u8; 32] = bytes.try_into().map_err(|_| corrupt("hash is not 32 bytes"))?;
+    Ok(MerkleHash::from_bytes(raw))
+}
+
+fn oid_from(bytes: &[u8]) -> Result<ObjectId> {
+    let raw: [u8; 20] = bytes.try_into().map_err(|_| corrupt("object id is not 20 bytes"))?;
+    Ok(ObjectId::from_bytes(raw))
+}
+
+fn u32_at(bytes: &[u8], at: usize) -> u32 {
+    let mut word = [0u8; 4];
+    word.copy_from_slice(&bytes[at..at + 4]);
+    u32::from_le_bytes(word)
+}
+
+/// A xorb's chunk table as stored: per chunk its hash, uncompressed length and byte end.
+fn encode_chunk_index(index: &XorbIndex) -> Vec<u8> {
+    let mut out = Vec::with_capacity(index.chunks.len() * 40);
+    for chunk in &index.chunks {
+        out.extend_from_slice(chunk.hash.as_bytes());
+        out.extend_from_slice(&chunk.uncompressed_len.to_le_bytes());
+        out.extend_from_slice(&(chunk.byte_end as u32).to_le_bytes());
+    }
+    out
+}
+
+fn decode_chunk_index(hash: MerkleHash, bytes: &[u8]) -> Result<XorbIndex> {
+    if !bytes.len().is_multiple_of(40) {
+        return Err(corrupt("xorb chunk index length"));
+    }
+    let mut chunks = Vec::with_capacity(bytes.len() / 40);
+    let (mut byte_start, mut uncompressed_start) = (0u64, 0u64);
+    for record in bytes.chunks_exact(40) {
+        let uncompressed_len = u32_at(record, 32);
+        let byte_end = u64::from(u32_at(record, 36));
+        chunks.push(XorbChunk {
+            hash: hash_from(&record[..32])?,
+            uncompressed_len,
+            byte_start,
+            byte_end,
+            uncompressed_start,
+        });
+        byte_start = byte_end;
+        uncompressed_start += u64::from(uncompressed_len);
+    }
+    Ok(XorbIndex { hash, chunks })
+}
+
+fn encode_terms(terms: &[FileTerm]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(terms.len() * 44);
+    for term in terms {
+        out.extend_from_slice(term.xorb_hash.as_bytes());
+        out.extend_from_slice(&term.unpacked_bytes.to_le_bytes());
+        out.extend_from_slice(&term.chunk_start.to_le_bytes());
+        out.extend_from_slice(&term.chunk_end.to_le_bytes());
+    }
+    out
+}
+
+fn decode_terms(bytes: &[u8]) -> Result<Vec<FileTerm>> {
+    if !bytes.len().is_multiple_of(44) {
+        return Err(corrupt("file terms length"));
+    }
+    bytes
+        .chunks_exact(44)
+        .map(|record| {
+            Ok(FileTerm {
+                xorb_hash: hash_from(&record[..32])?,
+                xorb_flags: 0,
+                unpacked_bytes: u32_at(record, 32),
+                chunk_start: u32_at(record, 36),
+                chunk_end: u32_at(record, 40),
+            })
+        })
+        .collect()
+}
+
+fn user_from(row: &AnyRow) -> Result<User> {
+    Ok(User {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        is_admin: row.try_get::<i64, _>("is_admin")? != 0,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn repo_from(row: &AnyRow) -> Result<Repo> {
+    let repo_type: String = row.try_get("repo_type")?;
+    Ok(Repo {
+        id: row.try_get("id")?,
+        repo_type: RepoType::parse(&repo_type).ok_or_else(|| corrupt(format!("repo type {repo_type}")))?,
+        namespace: row.try_get("namespace")?,
+        name: row.try_get("name")?,
+        private: row.try_get::<i64, _>("private")? != 0,
+        owner_id: row.try_get("owner_id")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+const REPO_COLUMNS: &str = "id, repo_type, namespace, name, private, owner_id, created_at, updated_at";
+
+#[async_trait]
+impl MetadataStore for SqlStore {
+    async fn setting_or_insert(&self, key: &str, default: Vec<u8>) -> Result<Vec<u8>> {
+        sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+            .bind(key)
+            .bind(default)
+            .execute(&self.pool)
+            .await?;
+        let row = sqlx::query("SELECT value FROM settings WHERE key = $1").bind(key).fetch_one(&self.pool).await?;
+        Ok(row.try_get("value")?)
+    }
+
+    async fn create_user(&self, name: &str, is_admin: bool) -> Result<User> {
+        let row = sqlx::query(
+            "INSERT INTO users (name, is_admin, created_at) VALUES ($1, $2, $3) \
+             RETURNING id, name, is_admin, created_at",
+        )
+        .bind(name)
+        .bind(i64::from(is_admin))
+        .bind(now_ms())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|error| {
+            if is_unique_violation(&error) { DbError::Conflict { what: format!("user {name}") } } else { error.into() }
+        })?;
+        user_from(&row)
+    }
+
+    async fn user_by_name(&self, name: &str) -> Result<Option<User>> {
+        let row = sqlx::query("SELECT id, name, is_admin, created_at FROM users WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(user_from).transpose()
+    }
+
+    async fn user_count(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM users").fetch_one(&self.pool).await?;
+        Ok(row.try_get("n")?)
+    }
+
+    async fn create_token(&self, user_id: i64, name: &str, token_hash: &[u8], scope: TokenScope) -> Result<Token> {
+        let created_at = now_ms();
+        let row = sqlx::query(
+            "INSERT INTO tokens (user_id, name, token_hash, scope, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(user_id)
+        .bind(name)
+        .bind(token_hash.to_vec())
+        .bind(scope.as_str())
+        .bind(created_at)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|error| {
+            if is_unique_violation(&error) { DbError::Conflict { what: "token".into() } } else { error.into() }
+        })?;
+        Ok(Token { id: row.try_get("id")?, user_id, name: name.to_owned(), scope, created_at })
+    }
+
+    async fn token_by_hash(&self, token_hash: &[u8]) -> Result<Option<(User, Token)>> {
+        let row = sqlx::query(
+            "SELECT t.id AS token_id, t.name AS token_name, t.scope, t.created_at AS token_created_at, \
+                    u.id, u.name, u.is_admin, u.created_at \
+             FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1",
+        )
+        .bind(token_hash.to_vec())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let user = user_from(&row)?;
+        let scope: String = row.try_get("scope")?;
+        let token = Token {
+            id: row.try_get("token_id")?,
+            user_id: user.id,
+            name: row.try_get("token_name")?,
+            scope: TokenScope::parse(&scope).ok_or_else(|| corrupt(format!("token scope {scope}")))?,
+            created_at: row.try_get("token_created_at")?,
+        };
+        Ok(Some((user, token)))
+    }
+
+    async fn create_repo(&self, repo: &NewRepo) -> Result<Repo> {
+        let row = sqlx::query(&format!(
+            "INSERT INTO repos (repo_type, namespace, name, private, owner_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING {REPO_COLUMNS}"
+        ))
+        .bind(repo.repo_type.as_str())
+        .bind(&repo.namespace)
+        .bind(&repo.name)
+        .bind(i64::from(repo.private))
+        .bind(repo.owner_id)
+        .bind(repo.created_at)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|error| {
+            if is_unique_violation(&error) {
+                DbError::Conflict { what: format!("{} {}/{}", repo.repo_type.as_str(), repo.namespace, repo.name) }
+            } else {
+                error.into()
+            }
+        })?;
+        repo_from(&row)
+    }
+
+    async fn repo(&self, repo_type: RepoType, namespace: &str, name: &str) -> Result<Option<Repo>> {
+        let row = sqlx::query(&format!(
+            "SELECT {REPO_COLUMNS} FROM repos WHERE repo_type = $1 AND namespace = $2 AND name = $3"
+        ))
+        .bind(repo_type.as_str())
+        .bind(namespace)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(repo_from).transpose()
+    }
+
+    async fn delete_repo(&self, repo_id: i64) -> Result<()> {
+        let mut transaction = self.pool.begin().await?;
+        for table in ["refs", "repo_xet_files"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE repo_id = $1"))
+                .bind(repo_id)
+                .execute(&mut *transaction)
+                .await?;
+        }
+        sqlx::query("DELETE FROM repos WHERE id = $1").bind(repo_id).execute(&mut *transaction).await?;
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    async fn set_repo_private(&self, repo_id: i64, private: bool) -> Result<()> {
+        sqlx::query("UPDATE repos SET private = $1 WHERE id = $2")
+            .bind(i64::from(private))
+            .bind(repo_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn touch_repo(&self, repo_id: i64, time_ms: i64) -> Result<()> {
+        sqlx::query("UPDATE repos SET updated_at = $1 WHERE id = $2")
+            .bind(time_ms)
+            .bind(repo_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn list_repos(&self, repo_type: RepoType) -> Result<Vec<Repo>> {
+        let rows =
+            sqlx::query(&format!("SELECT {REPO_COLUMNS} FROM repos WHERE repo_type = $1 ORDER BY namespace, name"))
+                .bind(repo_type.as_str())
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(repo_from).collect()
+    }
+
+    async fn put_objects(&self, objects: &[GitObject]) -> Result<()> {
+        let mut transaction = self.pool.begin().await?;
+        for object in objects {
+            sqlx::query("INSERT INTO git_objects (oid, kind, data) VALUES ($1, $2, $3) ON CONFLICT (oid) DO NOTHING")
+                .bind(object.id.as_bytes().to_vec())
+                .bind(object.kind.as_str())
+                .bind(object.data.clone())
+                .execute(&mut *transaction)
+                .await?;
+        }
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    async fn object(&self, id: &ObjectId) -> Result<Option<GitObject>> {
+        let row = sqlx::query("SELECT kind, data FROM git_objects WHERE oid = $1")
+            .bind(id.as_bytes().to_vec())
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let kind: String = row.try_get("kind")?;
+        Ok(Some(GitObject {
+            id: *id,
+            kind: ObjectKind::parse(&kind).ok_or_else(|| corrupt(format!("object kind {kind}")))?,
+            data: row.try_get("data")?,
+        }))
+    }
+
+    async fn refs(&self, repo_id: i64) -> Result<Vec<(String, ObjectId)>> {
+        let rows = sqlx::query("SELECT name, target FROM refs WHERE repo_id = $1 ORDER BY name")
+            .bind(repo_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|row| Ok((row.try_get("name")?, oid_from(&row.try_get::<Vec<u8>, _>("target")?)?))).collect()
+    }
+
+    async fn ref_target(&self, repo_id: i64, name: &str) -> Result<Option<ObjectId>> {
+        let row = sqlx::query("SELECT target FROM refs WHERE repo_id = $1 AND name = $2")
+            .bind(repo_id)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| oid_from(&row.try_get::<Vec<u8>, _>("target")?)).transpose()
+    }
+
+    async fn update_ref(
+        &self,
+        repo_id: i64,
+        name: &str,
+        expected: Option<ObjectId>,
+        new: Option<ObjectId>,
+    ) -> Result<bool> {
+        let result = match (expected, new) {
+            (None, None) => return Ok(self.ref_target(repo_id, name).await?.is_none()),
+            (None, Some(new)) => sqlx::query(
+                "INSERT INTO refs (repo_id, name, target) VALUES ($1, $2, $3) ON CONFLICT (repo_id, name) DO NOTHING",
+            )
+            .bind(repo_id)
+            .bind(name)
+            .bind(new.as_bytes().to_vec())
+            .execute(&self.pool)
+            .await?,
+            (Some(old), Some(new)) => {
+                sqlx::query("UPDATE refs SET target = $1 WHERE repo_id = $2 AND name = $3 AND target = $4")
+                    .bind(new.as_bytes().to_vec())
+                    .bind(repo_id)
+                    .bind(name)
+                    .bind(old.as_bytes().to_vec())
+                    .execute(&self.pool)
+                    .await?
+            }
+            (Some(old), None) => {
+                sqlx::query("DELETE FROM refs WHERE repo_id = $1 AND name = $2 AND target = $3")
+                    .bind(repo_id)
+                    .bind(name)
+                    .bind(old.as_bytes().to_vec())
+                    .execute(&self.pool)
+                    .await?
+            }
+        };
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn insert_xorb(&self, index: &XorbIndex, time_ms: i64) -> Result<bool> {
+        let result = sqlx::query(
+            "INSERT INTO xorbs (hash, serialized_len, uncompressed_len, chunk_count, chunk_index, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (hash) DO NOTHING",
+        )
+        .bind(index.hash.as_bytes().to_vec())
+        .bind(index.serialized_len() as i64)
+        .bind(index.uncompressed_len() as i64)
+        .bind(index.chunks.len() as i64)
+        .bind(encode_chunk_index(index))
+        .bind(time_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn xorb(&self, hash: &MerkleHash) -> Result<Option<XorbIndex>> {
+        let row = sqlx::query("SELECT chunk_index FROM xorbs WHERE hash = $1")
+            .bind(hash.as_bytes().to_vec())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| decode_chunk_index(*hash, &row.try_get::<Vec<u8>, _>("chunk_index")?)).transpose()
+    }
+
+    async fn register_file(
+        &self,
+        repo_id: i64,
+        file: &XetFile,
+        sha256: Option<&MerkleHash>,
+        time_ms: i64,
+    ) -> Result<()> {
+        let mut transaction = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO xet_files (hash, size, terms, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (hash) DO NOTHING",
+        )
+        .bind(file.hash.as_bytes().to_vec())
+        .bind(file.size as i64)
+        .bind(encode_terms(&file.terms))
+        .bind(time_ms)
+        .execute(&mut *transaction)
+        .await?;
+        // The latest upload's claim wins within a repo.
+        sqlx::query(
+            "INSERT INTO repo_xet_files (repo_id, file_hash, sha256, size) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (repo_id, file_hash) DO UPDATE SET sha256 = excluded.sha256",
+        )
+        .bind(repo_id)
+        .bind(file.hash.as_bytes().to_vec())
+        .bind(sha256.map(|sha| sha.to_be_digest().to_vec()))
+        .bind(file.size as i64)
+        .execute(&mut *transaction)
+        .await?;
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    async fn xet_file(&self, hash: &MerkleHash) -> Result<Option<XetFile>> {
+        let row = sqlx::query("SELECT size, terms FROM xet_files WHERE hash = $1")
+            .bind(hash.as_bytes().to_vec())
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(XetFile {
+            hash: *hash,
+            size: row.try_get::<i64, _>("size")? as u64,
+            terms: decode_terms(&row.try_get::<Vec<u8>, _>("terms")?)?,
+        }))
+    }
+
+    async fn repo_has_file(&self, repo_id: i64, file_hash: &MerkleHash) -> Result<bool> {
+        let row = sqlx::query("SELECT 1 AS found FROM repo_xet_files WHERE repo_id = $1 AND file_hash = $2")
+            .bind(repo_id)
+            .bind(file_hash.as_bytes().to_vec())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    async fn repo_file_by_sha256(&self, repo_id: i64, sha256: &[u8; 32]) -> Result<Option<(MerkleHash, u64)>> {
+        let row = sqlx::query("SELECT file_hash, size FROM repo_xet_files WHERE repo_id = $1 AND sha256 = $2")
+            .bind(repo_id)
+            .bind(sha256.to_vec())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| Ok((hash_from(&row.try_get::<Vec<u8>, _>("file_hash")?)?, row.try_get::<i64, _>("size")? as u64)))
+            .transpose()
+    }
+
+    async fn add_dedup_chunks(&self, chunks: &[(MerkleHash, MerkleHash)]) -> Result<()> {
+        let mut transaction = self.pool.begin().await?;
+        for (chunk, xorb) in chunks {
+            sqlx::query(
+                "INSERT INTO dedup_chunks (chunk_hash, xorb_hash) VALUES ($1, $2) ON CONFLICT (chunk_hash) DO NOTHING",
+            )
+            .bind(chunk.as_bytes().to_vec())
+            .bind(xorb.as_bytes().to_vec())
+            .execute(&mut *transaction)
+            .await?;
+        }
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    async fn dedup_xorb(&self, chunk_hash: &MerkleHash) -> Result<Option<MerkleHash>> {
+        let row = sqlx::query("SELECT xorb_hash FROM dedup_chunks WHERE chunk_hash = $1")
+            .bind(chunk_hash.as_bytes().to_vec())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| hash_from(&row.try_get::<Vec<u8>, _>("xorb_hash")?)).transpose()
+    }
+
+    async fn stats(&self) -> Result<Stats> {
+        let count = |sql: &'static str| async move {
+            let row = sqlx::query(sql).fetch_one(&self.pool).await?;
+            Ok::<i64, DbError>(row.try_get::<Option<i64>, _>("n")?.unwrap_or(0))
+        };
+        Ok(Stats {
+            users: count("SELECT COUNT(*) AS n FROM users").await?,
+            repos: count("SELECT COUNT(*) AS n FROM repos").await?,
+            xorbs: count("SELECT COUNT(*) AS n FROM xorbs").await?,
+            xorb_bytes: count("SELECT CAST(SUM(serialized_len) AS BIGINT) AS n FROM xorbs").await?,
+            xorb_uncompressed_bytes: count("SELECT CAST(SUM(uncompressed_len) AS BIGINT) AS n FROM xorbs").await?,
+            xet_files: count("SELECT COUNT(*) AS n FROM xet_files").await?,
+            xet_file_bytes: count("SELECT CAST(SUM(size) AS BIGINT) AS n FROM xet_files").await?,
+        })
+    }
+}

@@ -1,0 +1,103 @@
+//! One story through every metadata operation. Runs on a fresh SQLite file,
+//! or on the database named by `TESSERA_TEST_DATABASE_URL` (which must be empty).
+
+#![expect(clippy::unwrap_used, reason = "a failed step should stop the story loudly")]
+
+use tessera_db::{GitObject, MetadataStore, NewRepo, RepoType, SqlStore, TokenScope, XetFile};
+use tessera_formats::MerkleHash;
+use tessera_formats::git::ObjectKind;
+use tessera_formats::hash::chunk_hash;
+use tessera_formats::shard::FileTerm;
+use tessera_formats::xorb::XorbBuilder;
+
+#[tokio::test]
+async fn metadata_story() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = std::env::var("TESSERA_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| format!("sqlite://{}?mode=rwc", dir.path().join("meta.db").display()));
+    let db = SqlStore::connect(&url).await.unwrap();
+    db.migrate().await.unwrap(); // idempotent
+
+    // Settings: first writer wins.
+    assert_eq!(db.setting_or_insert("secret", vec![1, 2]).await.unwrap(), vec![1, 2]);
+    assert_eq!(db.setting_or_insert("secret", vec![3]).await.unwrap(), vec![1, 2]);
+
+    // Users and tokens.
+    let alice = db.create_user("alice", true).await.unwrap();
+    assert!(db.create_user("alice", false).await.is_err());
+    assert_eq!(db.user_by_name("alice").await.unwrap().unwrap(), alice);
+    let token = db.create_token(alice.id, "cli", b"hash-of-secret", TokenScope::Write).await.unwrap();
+    let (user, found) = db.token_by_hash(b"hash-of-secret").await.unwrap().unwrap();
+    assert_eq!((user.id, found.id, found.scope), (alice.id, token.id, TokenScope::Write));
+    assert!(db.token_by_hash(b"other").await.unwrap().is_none());
+
+    // Repos.
+    let new = NewRepo {
+        repo_type: RepoType::Model,
+        namespace: "alice".into(),
+        name: "demo".into(),
+        private: false,
+        owner_id: alice.id,
+        created_at: 1,
+    };
+    let repo = db.create_repo(&new).await.unwrap();
+    assert!(matches!(db.create_repo(&new).await, Err(tessera_db::DbError::Conflict { .. })));
+    let dataset = db.create_repo(&NewRepo { repo_type: RepoType::Dataset, ..new.clone() }).await.unwrap();
+    assert_ne!(repo.id, dataset.id);
+    db.set_repo_private(repo.id, true).await.unwrap();
+    assert!(db.repo(RepoType::Model, "alice", "demo").await.unwrap().unwrap().private);
+
+    // Objects and refs with compare-and-swap.
+    let blob = GitObject::new(ObjectKind::Blob, b"hello\n".to_vec());
+    db.put_objects(&[blob.clone(), blob.clone()]).await.unwrap();
+    assert_eq!(db.object(&blob.id).await.unwrap().unwrap(), blob);
+    let other = GitObject::new(ObjectKind::Blob, b"other\n".to_vec());
+    assert!(db.update_ref(repo.id, "refs/heads/main", None, Some(blob.id)).await.unwrap());
+    assert!(!db.update_ref(repo.id, "refs/heads/main", None, Some(other.id)).await.unwrap());
+    assert!(!db.update_ref(repo.id, "refs/heads/main", Some(other.id), Some(other.id)).await.unwrap());
+    assert!(db.update_ref(repo.id, "refs/heads/main", Some(blob.id), Some(other.id)).await.unwrap());
+    assert_eq!(db.ref_target(repo.id, "refs/heads/main").await.unwrap(), Some(other.id));
+    assert_eq!(db.refs(repo.id).await.unwrap(), vec![("refs/heads/main".to_owned(), other.id)]);
+    assert!(db.update_ref(repo.id, "refs/heads/main", Some(other.id), None).await.unwrap());
+    assert!(db.refs(repo.id).await.unwrap().is_empty());
+
+    // Xorbs, files and dedup.
+    let mut builder = XorbBuilder::new();
+    builder.add_chunk(&[7u8; 5000]).unwrap();
+    builder.add_chunk(b"tail").unwrap();
+    let xorb = builder.finish().unwrap().index;
+    assert!(db.insert_xorb(&xorb, 2).await.unwrap());
+    assert!(!db.insert_xorb(&xorb, 3).await.unwrap());
+    assert_eq!(db.xorb(&xorb.hash).await.unwrap().unwrap(), xorb);
+    let file = XetFile {
+        hash: chunk_hash(b"a file"),
+        size: 5004,
+        terms: vec![FileTerm {
+            xorb_hash: xorb.hash,
+            xorb_flags: 0,
+            unpacked_bytes: 5004,
+            chunk_start: 0,
+            chunk_end: 2,
+        }],
+    };
+    let sha = MerkleHash::from_be_digest([9; 32]);
+    db.register_file(repo.id, &file, Some(&sha), 4).await.unwrap();
+    db.register_file(repo.id, &file, Some(&sha), 5).await.unwrap();
+    assert_eq!(db.xet_file(&file.hash).await.unwrap().unwrap(), file);
+    assert!(db.repo_has_file(repo.id, &file.hash).await.unwrap());
+    assert!(!db.repo_has_file(dataset.id, &file.hash).await.unwrap());
+    assert_eq!(db.repo_file_by_sha256(repo.id, &[9; 32]).await.unwrap(), Some((file.hash, 5004)));
+    assert_eq!(db.repo_file_by_sha256(dataset.id, &[9; 32]).await.unwrap(), None);
+    db.add_dedup_chunks(&[(xorb.chunks[0].hash, xorb.hash)]).await.unwrap();
+    assert_eq!(db.dedup_xorb(&xorb.chunks[0].hash).await.unwrap(), Some(xorb.hash));
+
+    let stats = db.stats().await.unwrap();
+    assert_eq!((stats.users, stats.repos, stats.xorbs, stats.xet_files), (1, 2, 1, 1));
+    assert_eq!(stats.xorb_bytes as u64, xorb.serialized_len());
+    assert_eq!(stats.xet_file_bytes, 5004);
+
+    // Deleting a repo drops its refs and file links, not shared content.
+    db.delete_repo(repo.id).await.unwrap();
+    assert!(db.repo(RepoType::Model, "alice", "demo").await.unwrap().is_none());
+    assert!(db.xet_file(&file.hash).await.unwrap().is_some());
+}

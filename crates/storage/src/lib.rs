@@ -1,0 +1,204 @@
+//! Blob stores: where xorbs and other large objects live.
+//!
+//! [`BlobStore`] is the one trait of this backend family; [`LocalBlobStore`]
+//! keeps objects as files under a directory (the embedded default). Keys are
+//! `/`-separated relative names such as `xorbs/<hash>`; writes are atomic
+//! (a temporary file renamed into place), so a reader never sees half an object.
+
+use std::ops::Range;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _, AsyncWriteExt as _};
+
+/// Why a blob operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StorageError {
+    /// No object under that key.
+    #[error("blob {key} not found")]
+    NotFound {
+        /// The key asked for.
+        key: String,
+    },
+    /// The key is not a valid relative name.
+    #[error("invalid blob key {key:?}")]
+    InvalidKey {
+        /// The key given.
+        key: String,
+    },
+    /// The requested range lies outside the object.
+    #[error("range {start}..{end} is outside blob {key} of {size} bytes")]
+    InvalidRange {
+        /// The key asked for.
+        key: String,
+        /// Range start.
+        start: u64,
+        /// Range end (exclusive).
+        end: u64,
+        /// Object size.
+        size: u64,
+    },
+    /// The backend failed.
+    #[error("blob store I/O on {key}: {source}")]
+    Io {
+        /// The key being accessed.
+        key: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Short-hand result for this crate.
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+/// A store of immutable, named byte objects.
+#[async_trait]
+pub trait BlobStore: Send + Sync + 'static {
+    /// Stores `data` under `key`, replacing any previous object atomically.
+    async fn put(&self, key: &str, data: Bytes) -> Result<()>;
+
+    /// Reads the whole object, or the end-exclusive `range` of it.
+    async fn get(&self, key: &str, range: Option<Range<u64>>) -> Result<Bytes>;
+
+    /// The object's size, or `None` if there is no such object.
+    async fn size(&self, key: &str) -> Result<Option<u64>>;
+
+    /// Removes the object; removing a missing object is not an error.
+    async fn delete(&self, key: &str) -> Result<()>;
+
+    /// A URL from which anyone may GET the object (with `Range`) until it
+    /// expires, for stores that can sign one (S3); `None` otherwise, and the
+    /// server then serves the bytes itself behind its own signed URL.
+    async fn presigned_get(&self, key: &str, expires_in: Duration) -> Result<Option<String>>;
+
+    /// A short description for logs (no secrets).
+    fn describe(&self) -> String;
+}
+
+/// Objects as files under a root directory.
+#[derive(Debug, Clone)]
+pub struct LocalBlobStore {
+    root: PathBuf,
+}
+
+impl LocalBlobStore {
+    /// A store rooted at `root`, created if missing.
+    pub async fn open(root: impl Into<PathBuf>) -> Result<Self> {
+        let root = root.into();
+        let tmp = root.join(".tmp");
+        tokio::fs::create_dir_all(&tmp)
+            .await
+            .map_err(|source| StorageError::Io { key: tmp.display().to_string(), source })?;
+        Ok(Self { root })
+    }
+
+    fn path(&self, key: &str) -> Result<PathBuf> {
+        let valid = !key.is_empty()
+            && !key.starts_with('/')
+            && key.split('/').all(|part| !part.is_empty() && part != "." && part != ".." && !part.starts_with(".tmp"))
+            && !key.contains('\\');
+        if !valid {
+            return Err(StorageError::InvalidKey { key: key.to_owned() });
+        }
+        Ok(self.root.join(key))
+    }
+}
+
+fn io(key: &str) -> impl FnOnce(std::io::Error) -> StorageError + '_ {
+    move |source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            StorageError::NotFound { key: key.to_owned() }
+        } else {
+            StorageError::Io { key: key.to_owned(), source }
+        }
+    }
+}
+
+#[async_trait]
+impl BlobStore for LocalBlobStore {
+    async fn put(&self, key: &str, data: Bytes) -> Result<()> {
+        let path = self.path(key)?;
+        if let Some(parent) = path.parent() {
+            tokio::fs::create_dir_all(parent).await.map_err(io(key))?;
+        }
+        let temporary = self.root.join(".tmp").join(format!("{:016x}", rand::random::<u64>()));
+        let mut file = tokio::fs::File::create(&temporary).await.map_err(io(key))?;
+        file.write_all(&data).await.map_err(io(key))?;
+        file.sync_all().await.map_err(io(key))?;
+        drop(file);
+        tokio::fs::rename(&temporary, &path).await.map_err(io(key))?;
+        Ok(())
+    }
+
+    async fn get(&self, key: &str, range: Option<Range<u64>>) -> Result<Bytes> {
+        let path = self.path(key)?;
+        let Some(range) = range else {
+            return tokio::fs::read(&path).await.map(Bytes::from).map_err(io(key));
+        };
+        let mut file = tokio::fs::File::open(&path).await.map_err(io(key))?;
+        let size = file.metadata().await.map_err(io(key))?.len();
+        if range.start > range.end || range.end > size {
+            return Err(StorageError::InvalidRange { key: key.to_owned(), start: range.start, end: range.end, size });
+        }
+        file.seek(std::io::SeekFrom::Start(range.start)).await.map_err(io(key))?;
+        let mut buffer = vec![0u8; (range.end - range.start) as usize];
+        file.read_exact(&mut buffer).await.map_err(io(key))?;
+        Ok(Bytes::from(buffer))
+    }
+
+    async fn size(&self, key: &str) -> Result<Option<u64>> {
+        match tokio::fs::metadata(self.path(key)?).await {
+            Ok(metadata) => Ok(Some(metadata.len())),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(StorageError::Io { key: key.to_owned(), source }),
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Result<()> {
+        match tokio::fs::remove_file(self.path(key)?).await {
+            Ok(()) => Ok(()),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(StorageError::Io { key: key.to_owned(), source }),
+        }
+    }
+
+    async fn presigned_get(&self, _key: &str, _expires_in: Duration) -> Result<Option<String>> {
+        Ok(None)
+    }
+
+    fn describe(&self) -> String {
+        format!("local disk at {}", self.root.display())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn put_get_range_delete() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalBlobStore::open(dir.path()).await.unwrap();
+        store.put("xorbs/abc", Bytes::from_static(b"0123456789")).await.unwrap();
+        assert_eq!(store.get("xorbs/abc", None).await.unwrap(), Bytes::from_static(b"0123456789"));
+        assert_eq!(store.get("xorbs/abc", Some(2..5)).await.unwrap(), Bytes::from_static(b"234"));
+        assert!(matches!(store.get("xorbs/abc", Some(5..11)).await, Err(StorageError::InvalidRange { .. })));
+        assert_eq!(store.size("xorbs/abc").await.unwrap(), Some(10));
+        store.delete("xorbs/abc").await.unwrap();
+        assert_eq!(store.size("xorbs/abc").await.unwrap(), None);
+        assert!(matches!(store.get("xorbs/abc", None).await, Err(StorageError::NotFound { .. })));
+    }
+
+    #[tokio::test]
+    async fn keys_cannot_escape_the_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalBlobStore::open(dir.path()).await.unwrap();
+        for key in ["", "/abs", "a/../b", "a//b", ".tmp/x", "a\\b"] {
+            assert!(matches!(store.put(key, Bytes::new()).await, Err(StorageError::InvalidKey { .. })), "{key}");
+        }
+    }
+}
