@@ -1,0 +1,171 @@
+//! The API error type. Every handler returns [`ApiResult`]; the response
+//! carries HF's error headers so `huggingface_hub` raises the right exception:
+//! `X-Error-Code` (`RepoNotFound`, `RevisionNotFound`, `EntryNotFound`),
+//! `X-Error-Message`, and a JSON body `{"error": "…"}`.
+//!
+//! Internal failures are logged once here and answered with a generic message.
+
+use axum::Json;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// Result of a handler.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// An error answered to an API client.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The repo does not exist or the caller may not see it (404 `RepoNotFound`).
+    #[error("Repository not found")]
+    RepoNotFound,
+    /// The revision does not exist (404 `RevisionNotFound`).
+    #[error("Invalid rev id: {0}")]
+    RevisionNotFound(String),
+    /// The path does not exist at the revision (404 `EntryNotFound`).
+    #[error("Entry not found: {path}")]
+    EntryNotFound {
+        /// The missing path.
+        path: String,
+        /// The commit that was searched, sent as `X-Repo-Commit`.
+        commit: Option<String>,
+    },
+    /// Something else is missing (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// Malformed input (400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// No or bad credentials (401).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Credentials valid but not allowed (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// A name is taken (409); `url` names the existing resource.
+    #[error("{message}")]
+    Conflict {
+        /// What collided.
+        message: String,
+        /// The existing resource's URL, when there is one.
+        url: Option<String>,
+    },
+    /// The branch moved since the caller looked (412).
+    #[error("{0}")]
+    PreconditionFailed(String),
+    /// A byte range starts past the end (416).
+    #[error("Requested range not satisfiable")]
+    RangeNotSatisfiable {
+        /// The full size, for `Content-Range: bytes */size`.
+        size: u64,
+    },
+    /// Well-formed but invalid input (422).
+    #[error("{0}")]
+    Unprocessable(String),
+    /// Too busy right now; retry after the given seconds (503).
+    #[error("server busy, retry later")]
+    Busy {
+        /// Seconds for `Retry-After`.
+        retry_after: u64,
+    },
+    /// A failure of ours (500); the cause is logged, not sent.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::RepoNotFound | Self::RevisionNotFound(_) | Self::EntryNotFound { .. } | Self::NotFound(_) => {
+                StatusCode::NOT_FOUND
+            }
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
+            Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// HF's `X-Error-Code`, for the errors clients classify by it.
+    pub fn code(&self) -> Option<&'static str> {
+        match self {
+            Self::RepoNotFound => Some("RepoNotFound"),
+            Self::RevisionNotFound(_) => Some("RevisionNotFound"),
+            Self::EntryNotFound { .. } => Some("EntryNotFound"),
+            _ => None,
+        }
+    }
+
+    /// Wraps any error as an internal one.
+    pub fn internal(error: impl std::fmt::Display) -> Self {
+        Self::Internal(error.to_string())
+    }
+}
+
+/// Header values must be visible ASCII; anything else is replaced.
+fn header_safe(message: &str) -> HeaderValue {
+    let cleaned: String =
+        message.chars().take(500).map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' }).collect();
+    HeaderValue::from_str(&cleaned).unwrap_or_else(|_| HeaderValue::from_static("error"))
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let message = match &self {
+            Self::Internal(cause) => {
+                tracing::error!(error.cause = %cause, "internal error");
+                "Internal server error".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let mut headers = HeaderMap::new();
+        if let Some(code) = self.code() {
+            headers.insert(HeaderName::from_static("x-error-code"), HeaderValue::from_static(code));
+        }
+        headers.insert(HeaderName::from_static("x-error-message"), header_safe(&message));
+        let mut body = json!({ "error": message });
+        match &self {
+            Self::EntryNotFound { commit: Some(commit), .. } => {
+                headers.insert(HeaderName::from_static("x-repo-commit"), header_safe(commit));
+            }
+            Self::Conflict { url: Some(url), .. } => body["url"] = json!(url),
+            Self::RangeNotSatisfiable { size } => {
+                headers.insert(header::CONTENT_RANGE, header_safe(&format!("bytes */{size}")));
+            }
+            Self::Busy { retry_after } => {
+                headers.insert(header::RETRY_AFTER, header_safe(&retry_after.to_string()));
+            }
+            _ => {}
+        }
+        (self.status(), headers, Json(body)).into_response()
+    }
+}
+
+impl From<tessera_db::DbError> for ApiError {
+    fn from(error: tessera_db::DbError) -> Self {
+        match error {
+            tessera_db::DbError::Conflict { what } => {
+                Self::Conflict { message: format!("{what} already exists"), url: None }
+            }
+            other => Self::internal(other),
+        }
+    }
+}
+
+impl From<tessera_storage::StorageError> for ApiError {
+    fn from(error: tessera_storage::StorageError) -> Self {
+        Self::internal(error)
+    }
+}
+
+impl From<tessera_formats::FormatError> for ApiError {
+    fn from(error: tessera_formats::FormatError) -> Self {
+        Self::BadRequest(error.to_string())
+    }
+}

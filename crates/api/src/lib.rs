@@ -1,0 +1,14 @@
+//! What every HTTP surface (CAS, Hub, git, web) shares: the application
+//! state, the one API error type with HF's `X-Error-Code`/`X-Error-Message`
+//! headers, authentication of users, access rules for repos, and the signed
+//! tokens and URLs of the Xet CAS.
+
+pub mod access;
+pub mod auth;
+pub mod error;
+pub mod signing;
+pub mod state;
+pub mod time;
+
+pub use error::{ApiError, ApiResult};
+pub use state::{App, AppState};

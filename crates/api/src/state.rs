@@ -1,0 +1,44 @@
+//! The application state every handler receives.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use tessera_db::MetadataStore;
+use tessera_storage::BlobStore;
+
+use crate::signing::Signer;
+
+/// Everything handlers share. Built once at start-up by the server binary.
+pub struct App {
+    /// The metadata store.
+    pub db: Arc<dyn MetadataStore>,
+    /// The blob store.
+    pub blobs: Arc<dyn BlobStore>,
+    /// Base of every absolute URL the server returns (no trailing `/`).
+    pub public_url: String,
+    /// Signs CAS tokens and data URLs (its key is shared through the DB).
+    pub signer: Signer,
+    /// Lifetime of CAS access tokens, seconds.
+    pub cas_token_ttl_secs: i64,
+    /// Lifetime of signed data URLs, seconds.
+    pub data_url_ttl_secs: i64,
+}
+
+/// Cheaply clonable handle on [`App`].
+#[derive(Clone)]
+pub struct AppState(pub Arc<App>);
+
+impl Deref for AppState {
+    type Target = App;
+
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}
+
+impl App {
+    /// `{public_url}{path}`; `path` starts with `/`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.public_url)
+    }
+}
