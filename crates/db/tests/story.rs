@@ -1,8 +1,6 @@
 //! One story through every metadata operation. Runs on a fresh SQLite file,
 //! or on the database named by `TESSERA_TEST_DATABASE_URL` (which must be empty).
 
-#![expect(clippy::unwrap_used, reason = "a failed step should stop the story loudly")]
-
 use tessera_db::{GitObject, MetadataStore, NewRepo, RepoType, SqlStore, TokenScope, XetFile};
 use tessera_formats::MerkleHash;
 use tessera_formats::git::ObjectKind;
