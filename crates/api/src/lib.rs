@@ -6,6 +6,7 @@
 pub mod access;
 pub mod auth;
 pub mod error;
+pub mod range;
 pub mod signing;
 pub mod state;
 pub mod time;

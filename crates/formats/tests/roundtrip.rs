@@ -1,8 +1,6 @@
 //! Property tests: xorbs and shards written by this crate parse back to what
 //! was written, whatever the content, split points and options.
 
-#![expect(clippy::unwrap_used, reason = "helpers of tests fail loudly on bad fixtures")]
-
 mod common;
 
 use proptest::prelude::*;

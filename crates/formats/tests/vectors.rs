@@ -2,8 +2,6 @@
 //! (`shared/reference/xet-protocol.md` §9): chunk boundaries, chunk hashes,
 //! merkle aggregation, file, xorb and range hashes.
 
-#![expect(clippy::unwrap_used, reason = "helpers of tests fail loudly on bad fixtures")]
-
 mod common;
 
 use common::splitmix;

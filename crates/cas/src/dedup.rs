@@ -1,0 +1,57 @@
+//! Global dedup: `GET /v1/chunks/{prefix}/{chunk}` answers, for a chunk the
+//! CAS has indexed, a complete shard (with footer) describing the xorb that
+//! holds it, its chunk hashes keyed with a fresh random HMAC key so the
+//! client can match chunks it has without learning others.
+
+use axum::extract::{Path, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use tessera_api::time::now_secs;
+use tessera_api::{ApiError, ApiResult, AppState};
+use tessera_formats::MerkleHash;
+use tessera_formats::shard::{FooterOptions, Shard, XorbChunkEntry, XorbEntry};
+
+use crate::auth::CasAuth;
+use crate::xorbs::parse_hash;
+
+/// How long clients may keep a dedup answer in their shard cache.
+const DEDUP_SHARD_LIFETIME_SECS: i64 = 14 * 24 * 3600;
+
+/// Answers a dedup query: a keyed shard, or 404.
+pub async fn query(
+    State(state): State<AppState>,
+    _auth: CasAuth,
+    Path((_prefix, chunk)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let chunk = parse_hash(&chunk)?;
+    let not_found = || ApiError::NotFound("chunk not indexed".into());
+    let xorb_hash = state.db.dedup_xorb(&chunk).await?.ok_or_else(not_found)?;
+    let index = state.db.xorb(&xorb_hash).await?.ok_or_else(not_found)?;
+    let shard = Shard {
+        files: Vec::new(),
+        xorbs: vec![XorbEntry {
+            xorb_hash,
+            xorb_flags: 0,
+            num_bytes: index.uncompressed_len() as u32,
+            num_bytes_on_disk: index.serialized_len() as u32,
+            chunks: index
+                .chunks
+                .iter()
+                .map(|c| XorbChunkEntry {
+                    hash: c.hash,
+                    byte_start: c.uncompressed_start as u32,
+                    len: c.uncompressed_len,
+                    flags: 0,
+                })
+                .collect(),
+        }],
+        footer: None,
+    };
+    let now = now_secs();
+    let options = FooterOptions {
+        hmac_key: Some(MerkleHash::from_bytes(rand::random())),
+        creation_timestamp: now as u64,
+        key_expiry: (now + DEDUP_SHARD_LIFETIME_SECS) as u64,
+    };
+    Ok(([(CONTENT_TYPE, "application/octet-stream")], shard.to_complete_bytes(&options)).into_response())
+}
