@@ -33,40 +33,51 @@ pub fn run(files: &[PathBuf]) -> anyhow::Result<()> {
 }
 
 /// The Xet digest and sha256 of one file.
+///
+/// Blocks circulate between the two threads: filled here, hashed by both,
+/// then handed back for reuse, so no memory is allocated per block.
 pub fn hash_file(path: &Path) -> anyhow::Result<(FileDigest, MerkleHash)> {
     let mut file = File::open(path)?;
-    let (blocks, sha_input) = mpsc::sync_channel::<Arc<Vec<u8>>>(BLOCKS_IN_FLIGHT);
+    let (to_sha, sha_input) = mpsc::sync_channel::<Arc<Vec<u8>>>(BLOCKS_IN_FLIGHT);
+    let (to_reader, returned) = mpsc::channel::<Arc<Vec<u8>>>();
     std::thread::scope(|scope| {
         let sha_thread = scope.spawn(move || {
             let mut sha = sha2::Sha256::new();
             for block in sha_input {
                 sha.update(block.as_slice());
+                // The reader may have finished; a block nobody takes back is simply dropped.
+                let _ = to_reader.send(block);
             }
             MerkleHash::from_be_digest(sha.finalize().into())
         });
         let mut hasher = FileHasher::new();
         let read_result = (|| -> io::Result<()> {
             loop {
-                let block = read_block(&mut file)?;
-                if block.is_empty() {
+                // A block comes back once the sha256 thread is done with it and our
+                // clone is gone, so it unwraps; otherwise start a fresh one.
+                let mut buffer =
+                    returned.try_recv().ok().and_then(|block| Arc::try_unwrap(block).ok()).unwrap_or_default();
+                read_block(&mut file, &mut buffer)?;
+                if buffer.is_empty() {
                     return Ok(());
                 }
-                let block = Arc::new(block);
+                let block = Arc::new(buffer);
                 // The sha256 thread only stops early if it panicked; that surfaces on join.
-                let _ = blocks.send(Arc::clone(&block));
+                let _ = to_sha.send(Arc::clone(&block));
                 hasher.update(&block);
             }
         })();
-        drop(blocks);
+        drop(to_sha);
         let sha256 = sha_thread.join().map_err(|_| anyhow::anyhow!("sha256 thread panicked"))?;
         read_result?;
         Ok((hasher.finish(), sha256))
     })
 }
 
-/// Reads up to [`BLOCK_LEN`] bytes; an empty block means end of file.
-fn read_block(file: &mut File) -> io::Result<Vec<u8>> {
-    let mut block = Vec::with_capacity(BLOCK_LEN);
-    Read::by_ref(file).take(BLOCK_LEN as u64).read_to_end(&mut block)?;
-    Ok(block)
+/// Refills `buffer` with up to [`BLOCK_LEN`] bytes; empty means end of file.
+fn read_block(file: &mut File, buffer: &mut Vec<u8>) -> io::Result<()> {
+    buffer.clear();
+    buffer.reserve(BLOCK_LEN);
+    Read::by_ref(file).take(BLOCK_LEN as u64).read_to_end(buffer)?;
+    Ok(())
 }
