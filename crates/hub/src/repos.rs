@@ -209,6 +209,17 @@ pub async fn info(
     Ok(Json(body))
 }
 
+/// `GET /api/{type}s/{ns}/{name}/auth-check[/write]`: 200 when the caller
+/// may read (or write) the repo, else the error `repo_info` would give.
+pub async fn auth_check(State(state): State<AppState>, caller: Caller, route: RepoPath) -> ApiResult<Json<Value>> {
+    if route.param("write") == "write" {
+        repo_for_write(&state, &caller, route.repo_type, &route.namespace, &route.name).await?;
+    } else {
+        repo_for_read(&state, &caller, route.repo_type, &route.namespace, &route.name).await?;
+    }
+    Ok(Json(json!({})))
+}
+
 /// The fields every repo description shares.
 fn repo_summary(repo: &Repo) -> Value {
     json!({

@@ -34,6 +34,8 @@ pub fn router() -> Router<AppState> {
         .route(repo, get(repos::info))
         .route(&format!("{repo}/revision/{{*rev}}"), get(repos::info))
         .route(&format!("{repo}/settings"), put(repos::update_settings))
+        .route(&format!("{repo}/auth-check"), get(repos::auth_check))
+        .route(&format!("{repo}/auth-check/{{write}}"), get(repos::auth_check))
         .route(&format!("{repo}/tree/{{rev}}"), get(files::tree))
         .route(&format!("{repo}/tree/{{rev}}/{{*path}}"), get(files::tree))
         .route(

@@ -365,3 +365,128 @@ async fn history_is_newest_first_and_paginated() {
     assert_eq!(titles, ["c4", "c3", "c2", "c1", "c0", "initial commit"]);
     app.get("/api/models/alice/demo/commits/nope", None).await.expect_error(404, "RevisionNotFound");
 }
+
+/// Writes every object reachable from `commit` into a fresh git repository.
+async fn export_to_git(app: &TestApp, commit: ObjectId, dir: &std::path::Path) -> bool {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    if !Command::new("git")
+        .args(["init", "-q", "--bare", "--initial-branch=main"])
+        .arg(dir)
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        return false;
+    }
+    // Collect first, then write blobs before the trees that name them (git checks `.gitattributes`).
+    let mut pending = vec![commit];
+    let mut seen = std::collections::HashSet::new();
+    let mut objects = Vec::new();
+    while let Some(id) = pending.pop() {
+        if !seen.insert(id) {
+            continue;
+        }
+        let object = app.db().object(&id).await.unwrap().unwrap();
+        match object.kind {
+            ObjectKind::Commit => {
+                let commit = Commit::parse(&object.data).unwrap();
+                pending.push(commit.tree);
+                pending.extend(commit.parents);
+            }
+            ObjectKind::Tree => pending.extend(parse_tree(&object.data).unwrap().into_iter().map(|entry| entry.id)),
+            _ => {}
+        }
+        objects.push(object);
+    }
+    objects.sort_by_key(|object| match object.kind {
+        ObjectKind::Blob => 0,
+        ObjectKind::Tree => 1,
+        _ => 2,
+    });
+    for object in objects {
+        let mut child = Command::new("git")
+            .arg("--git-dir")
+            .arg(dir)
+            .args(["hash-object", "-w", "--stdin", "-t", object.kind.as_str()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(&object.data).unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success() && output.stderr.is_empty(),
+            "git refused {} {}: {}",
+            object.kind.as_str(),
+            object.id,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(String::from_utf8(output.stdout).unwrap().trim(), object.id.hex());
+    }
+    true
+}
+
+#[tokio::test]
+async fn git_accepts_the_history() {
+    let app = TestApp::new().await;
+    app.create_repo(ALICE, "demo", None, false).await.expect(200);
+    let repo = app.repo("alice", "demo").await;
+    let data = vec![42u8; 4096];
+    app.register_xet_file(repo.id, &data).await;
+    app.commit(
+        ALICE,
+        "alice/demo",
+        "main",
+        &[
+            header("files", None),
+            file("a-b.txt", b"1"),
+            file("a.txt", b"2"),
+            file("a/inner.txt", b"3"),
+            file("z/y/x.txt", b"4"),
+            lfs_file("weights/model.weird", &sha256_hex(&data), None),
+        ],
+    )
+    .await
+    .expect(200);
+    app.commit(ALICE, "alice/demo", "main", &[header("more", None), deleted_file("a.txt"), file("b.txt", b"5")])
+        .await
+        .expect(200);
+    let head = app.db().ref_target(repo.id, "refs/heads/main").await.unwrap().unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let git_dir = dir.path().join("repo.git");
+    if !export_to_git(&app, head, &git_dir).await {
+        eprintln!("git is not installed; skipping the git check");
+        return;
+    }
+    let git = |args: &[&str]| {
+        let output = std::process::Command::new("git").arg("--git-dir").arg(&git_dir).args(args).output().unwrap();
+        assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    git(&["update-ref", "refs/heads/main", &head.hex()]);
+    git(&["fsck", "--strict", "--no-dangling"]);
+    let files = git(&["ls-tree", "-r", "--name-only", "main"]);
+    assert_eq!(files, ".gitattributes\na-b.txt\na/inner.txt\nb.txt\nweights/model.weird\nz/y/x.txt\n");
+    let log = git(&["log", "--format=%s|%an", "main"]);
+    assert_eq!(log, "more|alice\nfiles|alice\ninitial commit|alice\n");
+    let pointer = git(&["cat-file", "-p", "main:weights/model.weird"]);
+    assert!(pointer.starts_with("version https://git-lfs.github.com/spec/v1\noid sha256:"));
+    let attributes = git(&["cat-file", "-p", "main:.gitattributes"]);
+    assert!(attributes.ends_with("/weights/model.weird filter=lfs diff=lfs merge=lfs -text\n"));
+    // git's own attribute matching agrees that the pointer is an LFS file.
+    let work = dir.path().join("work");
+    let checked = std::process::Command::new("git").args(["clone", "-q"]).arg(&git_dir).arg(&work).status().unwrap();
+    assert!(checked.success());
+    let check = std::process::Command::new("git")
+        .arg("-C")
+        .arg(&work)
+        .args(["check-attr", "filter", "weights/model.weird", "a-b.txt"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(check.stdout).unwrap(),
+        "weights/model.weird: filter: lfs\na-b.txt: filter: unspecified\n"
+    );
+}

@@ -212,7 +212,10 @@ async fn read_tokens_cannot_write() {
     app.json("DELETE", "/api/repos/delete", Some(ALICE_READ), json!({"name": "demo", "organization": "alice"}))
         .await
         .expect(403);
+    app.get("/api/models/alice/demo/auth-check/write", Some(ALICE_READ)).await.expect(403);
+    app.get("/api/models/alice/demo/auth-check/write", Some(ALICE)).await.expect(200);
     // Reading works.
+    app.get("/api/models/alice/demo/auth-check", Some(ALICE_READ)).await.expect(200);
     app.get("/api/models/alice/demo/xet-read-token/main", Some(ALICE_READ)).await.expect(200);
     app.get("/api/models/alice/demo/tree/main", Some(ALICE_READ)).await.expect(200);
 }
