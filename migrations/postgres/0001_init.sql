@@ -75,8 +75,10 @@ CREATE TABLE repo_xet_files (
 );
 CREATE INDEX repo_xet_files_sha256 ON repo_xet_files (repo_id, sha256);
 
--- Global dedup: eligible chunk -> the xorb that holds it.
+-- Global dedup: an indexed chunk -> the xorbs worth offering a client that has it
+-- (its own xorb, and for a file's first chunk every xorb of that file).
 CREATE TABLE dedup_chunks (
-    chunk_hash BYTEA PRIMARY KEY,
-    xorb_hash BYTEA NOT NULL
+    chunk_hash BYTEA NOT NULL,
+    xorb_hash BYTEA NOT NULL,
+    PRIMARY KEY (chunk_hash, xorb_hash)
 );

@@ -1,6 +1,7 @@
 //! Global dedup: `GET /v1/chunks/{prefix}/{chunk}` answers, for a chunk the
-//! CAS has indexed, a complete shard (with footer) describing the xorb that
-//! holds it, its chunk hashes keyed with a fresh random HMAC key so the
+//! CAS has indexed, a complete shard (with footer) describing the xorbs worth
+//! offering (the chunk's own, and for a file's first chunk all of that file's
+//! xorbs), their chunk hashes keyed with a fresh random HMAC key so the
 //! client can match chunks it has without learning others.
 
 use axum::extract::{Path, State};
@@ -14,6 +15,9 @@ use tessera_formats::shard::{FooterOptions, Shard, XorbChunkEntry, XorbEntry};
 use crate::auth::CasAuth;
 use crate::xorbs::parse_hash;
 
+/// Most xorbs one dedup answer describes.
+pub const MAX_XORBS_PER_DEDUP_ANSWER: usize = 32;
+
 /// How long clients may keep a dedup answer in their shard cache.
 const DEDUP_SHARD_LIFETIME_SECS: i64 = 14 * 24 * 3600;
 
@@ -25,11 +29,11 @@ pub async fn query(
 ) -> ApiResult<Response> {
     let chunk = parse_hash(&chunk)?;
     let not_found = || ApiError::NotFound("chunk not indexed".into());
-    let xorb_hash = state.db.dedup_xorb(&chunk).await?.ok_or_else(not_found)?;
-    let index = state.db.xorb(&xorb_hash).await?.ok_or_else(not_found)?;
-    let shard = Shard {
-        files: Vec::new(),
-        xorbs: vec![XorbEntry {
+    let offered = state.db.dedup_xorbs(&chunk, MAX_XORBS_PER_DEDUP_ANSWER as i64).await?;
+    let mut xorbs = Vec::with_capacity(offered.len());
+    for xorb_hash in offered {
+        let Some(index) = state.db.xorb(&xorb_hash).await? else { continue };
+        xorbs.push(XorbEntry {
             xorb_hash,
             xorb_flags: 0,
             num_bytes: index.uncompressed_len() as u32,
@@ -44,9 +48,12 @@ pub async fn query(
                     flags: 0,
                 })
                 .collect(),
-        }],
-        footer: None,
-    };
+        });
+    }
+    if xorbs.is_empty() {
+        return Err(not_found());
+    }
+    let shard = Shard { files: Vec::new(), xorbs, footer: None };
     let now = now_secs();
     let options = FooterOptions {
         hmac_key: Some(MerkleHash::from_bytes(rand::random())),

@@ -23,6 +23,7 @@ use tessera_formats::shard::{Shard, parse_shard};
 use tessera_formats::xorb::XorbIndex;
 
 use crate::auth::CasAuth;
+use crate::dedup::MAX_XORBS_PER_DEDUP_ANSWER;
 
 /// `POST /v1/shards` → `{"result": 1}`.
 pub async fn upload_v1(State(state): State<AppState>, auth: CasAuth, body: Bytes) -> ApiResult<Json<Value>> {
@@ -52,8 +53,14 @@ async fn register(state: &AppState, repo_id: i64, body: Bytes) -> ApiResult<usiz
     let mut dedup = Vec::new();
     for (file, sha256) in &files {
         state.db.register_file(repo_id, file, sha256.as_ref(), now).await?;
+        // A client that has a file's first chunk likely has the rest of the file:
+        // offer it every xorb the file uses.
         if let Some(first) = file.terms.first() {
-            dedup.push((xorbs[&first.xorb_hash].chunks[first.chunk_start as usize].hash, first.xorb_hash));
+            let first_chunk = xorbs[&first.xorb_hash].chunks[first.chunk_start as usize].hash;
+            let mut file_xorbs: Vec<MerkleHash> = file.terms.iter().map(|t| t.xorb_hash).collect();
+            file_xorbs.sort_unstable();
+            file_xorbs.dedup();
+            dedup.extend(file_xorbs.into_iter().take(MAX_XORBS_PER_DEDUP_ANSWER).map(|xorb| (first_chunk, xorb)));
         }
     }
     for entry in &shard.xorbs {

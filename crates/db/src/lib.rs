@@ -118,10 +118,10 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn repo_has_file(&self, repo_id: i64, file_hash: &MerkleHash) -> Result<bool>;
     /// The file a repo's uploads registered under this sha256 (raw digest bytes).
     async fn repo_file_by_sha256(&self, repo_id: i64, sha256: &[u8; 32]) -> Result<Option<(MerkleHash, u64)>>;
-    /// Indexes chunks for global dedup (first writer wins).
-    async fn add_dedup_chunks(&self, chunks: &[(MerkleHash, MerkleHash)]) -> Result<()>;
-    /// The xorb holding a dedup-indexed chunk.
-    async fn dedup_xorb(&self, chunk_hash: &MerkleHash) -> Result<Option<MerkleHash>>;
+    /// Indexes `(chunk, xorb)` pairs for global dedup (idempotent).
+    async fn add_dedup_chunks(&self, pairs: &[(MerkleHash, MerkleHash)]) -> Result<()>;
+    /// The xorbs to offer a client holding this chunk (at most `limit`, oldest first).
+    async fn dedup_xorbs(&self, chunk_hash: &MerkleHash, limit: i64) -> Result<Vec<MerkleHash>>;
 
     // ---- statistics ----
 

@@ -497,11 +497,12 @@ impl MetadataStore for SqlStore {
             .transpose()
     }
 
-    async fn add_dedup_chunks(&self, chunks: &[(MerkleHash, MerkleHash)]) -> Result<()> {
+    async fn add_dedup_chunks(&self, pairs: &[(MerkleHash, MerkleHash)]) -> Result<()> {
         let mut transaction = self.pool.begin().await?;
-        for (chunk, xorb) in chunks {
+        for (chunk, xorb) in pairs {
             sqlx::query(
-                "INSERT INTO dedup_chunks (chunk_hash, xorb_hash) VALUES ($1, $2) ON CONFLICT (chunk_hash) DO NOTHING",
+                "INSERT INTO dedup_chunks (chunk_hash, xorb_hash) VALUES ($1, $2) \
+                 ON CONFLICT (chunk_hash, xorb_hash) DO NOTHING",
             )
             .bind(chunk.as_bytes().to_vec())
             .bind(xorb.as_bytes().to_vec())
@@ -512,12 +513,13 @@ impl MetadataStore for SqlStore {
         Ok(())
     }
 
-    async fn dedup_xorb(&self, chunk_hash: &MerkleHash) -> Result<Option<MerkleHash>> {
-        let row = sqlx::query("SELECT xorb_hash FROM dedup_chunks WHERE chunk_hash = $1")
+    async fn dedup_xorbs(&self, chunk_hash: &MerkleHash, limit: i64) -> Result<Vec<MerkleHash>> {
+        let rows = sqlx::query("SELECT xorb_hash FROM dedup_chunks WHERE chunk_hash = $1 LIMIT $2")
             .bind(chunk_hash.as_bytes().to_vec())
-            .fetch_optional(&self.pool)
+            .bind(limit)
+            .fetch_all(&self.pool)
             .await?;
-        row.map(|row| hash_from(&row.try_get::<Vec<u8>, _>("xorb_hash")?)).transpose()
+        rows.iter().map(|row| hash_from(&row.try_get::<Vec<u8>, _>("xorb_hash")?)).collect()
     }
 
     async fn stats(&self) -> Result<Stats> {

@@ -86,8 +86,16 @@ async fn metadata_story() {
     assert!(!db.repo_has_file(dataset.id, &file.hash).await.unwrap());
     assert_eq!(db.repo_file_by_sha256(repo.id, &[9; 32]).await.unwrap(), Some((file.hash, 5004)));
     assert_eq!(db.repo_file_by_sha256(dataset.id, &[9; 32]).await.unwrap(), None);
-    db.add_dedup_chunks(&[(xorb.chunks[0].hash, xorb.hash)]).await.unwrap();
-    assert_eq!(db.dedup_xorb(&xorb.chunks[0].hash).await.unwrap(), Some(xorb.hash));
+    let other_xorb = chunk_hash(b"another xorb");
+    let pairs = [(xorb.chunks[0].hash, xorb.hash), (xorb.chunks[0].hash, other_xorb), (xorb.chunks[0].hash, xorb.hash)];
+    db.add_dedup_chunks(&pairs).await.unwrap();
+    let mut offered = db.dedup_xorbs(&xorb.chunks[0].hash, 10).await.unwrap();
+    offered.sort();
+    let mut expected = vec![xorb.hash, other_xorb];
+    expected.sort();
+    assert_eq!(offered, expected);
+    assert_eq!(db.dedup_xorbs(&xorb.chunks[0].hash, 1).await.unwrap().len(), 1);
+    assert!(db.dedup_xorbs(&other_xorb, 10).await.unwrap().is_empty());
 
     let stats = db.stats().await.unwrap();
     assert_eq!((stats.users, stats.repos, stats.xorbs, stats.xet_files), (1, 2, 1, 1));
