@@ -5,6 +5,7 @@ TESSERA_BIN (scripts/test sets it to the release build).
 """
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -23,3 +24,62 @@ def tessera_bin() -> Path:
     if not (path.is_file() and os.access(path, os.X_OK)):
         pytest.fail(f"TESSERA_BIN={value} is not an executable file", pytrace=False)
     return path.resolve()
+
+
+# ---------------------------------------------------------------- server
+# A real `tessera serve` shared by the Hub/Xet end-to-end tests (see
+# tessera_server.py). Its log is attached to the report of every failing
+# test that used it (the part written while that test ran).
+
+from tessera_server import TesseraServer  # noqa: E402
+
+RESULTS_DIR = Path(__file__).parent / ".results"
+_LOG_OFFSET = pytest.StashKey[int]()
+
+
+@pytest.fixture(scope="session")
+def server(request, tessera_bin, tmp_path_factory):
+    srv = TesseraServer(tessera_bin, base_dir=tmp_path_factory.mktemp("tessera-server"))
+    srv.start()
+    print(f"tessera server at {srv.endpoint}, data dir {srv.data_dir}, log {srv.log_path}")
+    try:
+        yield srv
+    finally:
+        srv.stop()
+        # Hundreds of MB of blobs: keep them only when something failed.
+        if request.session.testsfailed == 0:
+            shutil.rmtree(srv.data_dir, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _server_log_marker(request):
+    """Remembers where the server log stood when a test using `server` began."""
+    if "server" in request.fixturenames:
+        srv = request.getfixturevalue("server")
+        if not srv.alive():
+            pytest.fail(
+                f"tessera serve is no longer running (status {srv.returncode}); log tail:\n{srv.log_tail()}",
+                pytrace=False,
+            )
+        request.node.stash[_LOG_OFFSET] = srv.log_size()
+    yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and _LOG_OFFSET in item.stash:
+        srv = item.funcargs.get("server")
+        if srv is not None:
+            state = "running" if srv.alive() else f"exited with status {srv.returncode}"
+            report.sections.append(
+                (f"tessera server log during this test ({state}; {srv.log_path})", srv.log_since(item.stash[_LOG_OFFSET]))
+            )
+
+
+@pytest.fixture(scope="session")
+def results_dir() -> Path:
+    """tests/e2e/.results: measured figures (JSON) for humans and CI artifacts."""
+    RESULTS_DIR.mkdir(exist_ok=True)
+    return RESULTS_DIR
