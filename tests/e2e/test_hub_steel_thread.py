@@ -21,9 +21,12 @@ from tessera_server import describe, run_cli, run_scenario
 MIB = 1024 * 1024
 
 
-def scenario(server, tmp_path, name, script, *, user="alice", params=None, timeout=600, **kwargs):
-    """Runs one client scenario as `user` (None: anonymous) and requires success."""
-    token = server.token(user) if user else None
+def scenario(server, tmp_path, name, script, *, user="alice", token=None, params=None, timeout=600, **kwargs):
+    """Runs one client scenario as `user` (None: anonymous), or with `token`, and requires success."""
+    if token is not None:
+        user = f"token {token[:6]}…"
+    else:
+        token = server.token(user) if user else None
     result = run_scenario(server, script, tmp_path / name, token=token, params=params, name=name, timeout=timeout, **kwargs)
     print(f"--- scenario {name} (as {user or 'anonymous'}): exit {result.returncode}\n{result.stdout}")
     assert result.returncode == 0, describe(result, f"scenario {name!r} (as {user or 'anonymous'})")
