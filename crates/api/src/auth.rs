@@ -22,6 +22,8 @@ pub struct Principal {
     pub user: User,
     /// The token's scope.
     pub scope: TokenScope,
+    /// The token's display name.
+    pub token_name: String,
 }
 
 /// The caller of a request: `None` when no credentials were sent.
@@ -83,7 +85,7 @@ impl FromRequestParts<AppState> for Caller {
             .filter(|secret| !secret.is_empty())
             .ok_or_else(|| ApiError::Unauthorized(INVALID_CREDENTIALS.into()))?;
         match state.db.token_by_hash(&hash_token(&secret)).await? {
-            Some((user, token)) => Ok(Self(Some(Principal { user, scope: token.scope }))),
+            Some((user, token)) => Ok(Self(Some(Principal { user, scope: token.scope, token_name: token.name }))),
             None => {
                 tracing::warn!("request with an unknown token");
                 Err(ApiError::Unauthorized(INVALID_CREDENTIALS.into()))

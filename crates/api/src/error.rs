@@ -23,10 +23,10 @@ pub enum ApiError {
     #[error("Invalid rev id: {0}")]
     RevisionNotFound(String),
     /// The path does not exist at the revision (404 `EntryNotFound`).
-    #[error("Entry not found: {path}")]
+    #[error("{message}")]
     EntryNotFound {
-        /// The missing path.
-        path: String,
+        /// What is missing, e.g. `Entry not found: a/b.txt`.
+        message: String,
         /// The commit that was searched, sent as `X-Repo-Commit`.
         commit: Option<String>,
     },
@@ -100,6 +100,11 @@ impl ApiError {
             Self::EntryNotFound { .. } => Some("EntryNotFound"),
             _ => None,
         }
+    }
+
+    /// 404 `EntryNotFound` for `path` at `commit`.
+    pub fn entry_not_found(path: &str, commit: Option<String>) -> Self {
+        Self::EntryNotFound { message: format!("Entry not found: {path}"), commit }
     }
 
     /// Wraps any error as an internal one.

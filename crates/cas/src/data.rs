@@ -39,10 +39,9 @@ pub async fn get(
     }
     let key = xorb_key(&xorb);
     let size = state.blobs.size(&key).await?.ok_or_else(|| ApiError::NotFound("no such xorb".into()))?;
-    let (first, last) = match headers.get(RANGE).and_then(|v| v.to_str().ok()) {
-        Some(header) => range::resolve(header, size)?,
-        None => (signed.start, signed.end.min(size.saturating_sub(1))),
-    };
+    let requested = headers.get(RANGE).and_then(|v| v.to_str().ok()).map(|h| range::resolve(h, size)).transpose()?;
+    let partial = requested.flatten().is_some();
+    let (first, last) = requested.flatten().unwrap_or((signed.start, signed.end.min(size.saturating_sub(1))));
     if first < signed.start || last > signed.end {
         return Err(ApiError::Forbidden(format!(
             "range {first}-{last} is outside the signed range {}-{}",
@@ -50,7 +49,7 @@ pub async fn get(
         )));
     }
     let bytes = state.blobs.get(&key, Some(first..last + 1)).await?;
-    let status = if headers.contains_key(RANGE) { StatusCode::PARTIAL_CONTENT } else { StatusCode::OK };
+    let status = if partial { StatusCode::PARTIAL_CONTENT } else { StatusCode::OK };
     Ok((
         status,
         [

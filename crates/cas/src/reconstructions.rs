@@ -165,8 +165,8 @@ async fn plan_request(state: &AppState, auth: &CasAuth, file: &str, headers: &He
         return Err(ApiError::NotFound(format!("file {hash} not found")));
     }
     let file = state.db.xet_file(&hash).await?.ok_or_else(|| ApiError::NotFound(format!("file {hash} not found")))?;
-    let (first, last) = match range_header {
-        Some(header) => range::resolve(header, file.size)?,
+    let (first, last) = match range_header.map(|header| range::resolve(header, file.size)).transpose()?.flatten() {
+        Some(range) => range,
         None if file.size == 0 => return Ok(None),
         None => (0, file.size - 1),
     };

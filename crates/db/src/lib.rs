@@ -82,6 +82,8 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn put_objects(&self, objects: &[GitObject]) -> Result<()>;
     /// A git object by id.
     async fn object(&self, id: &ObjectId) -> Result<Option<GitObject>>;
+    /// A git object's content length, without loading it.
+    async fn object_size(&self, id: &ObjectId) -> Result<Option<u64>>;
     /// All refs of a repo, by full name (`refs/heads/main`).
     async fn refs(&self, repo_id: i64) -> Result<Vec<(String, ObjectId)>>;
     /// One ref's target.
@@ -116,7 +118,9 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn xet_file(&self, hash: &MerkleHash) -> Result<Option<XetFile>>;
     /// Whether `repo_id` may read the file.
     async fn repo_has_file(&self, repo_id: i64, file_hash: &MerkleHash) -> Result<bool>;
-    /// The file a repo's uploads registered under this sha256 (raw digest bytes).
+    /// The file a repo's uploads registered under this sha256. Unlike
+    /// [`MetadataStore::register_file`], which takes the sha256 as shards carry
+    /// it (Xet byte order), this takes the plain digest bytes.
     async fn repo_file_by_sha256(&self, repo_id: i64, sha256: &[u8; 32]) -> Result<Option<(MerkleHash, u64)>>;
     /// Indexes `(chunk, xorb)` pairs for global dedup (idempotent).
     async fn add_dedup_chunks(&self, pairs: &[(MerkleHash, MerkleHash)]) -> Result<()>;

@@ -354,6 +354,14 @@ impl MetadataStore for SqlStore {
         }))
     }
 
+    async fn object_size(&self, id: &ObjectId) -> Result<Option<u64>> {
+        let row = sqlx::query("SELECT CAST(LENGTH(data) AS BIGINT) AS size FROM git_objects WHERE oid = $1")
+            .bind(id.as_bytes().to_vec())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| Ok(row.try_get::<i64, _>("size")? as u64)).transpose()
+    }
+
     async fn refs(&self, repo_id: i64) -> Result<Vec<(String, ObjectId)>> {
         let rows = sqlx::query("SELECT name, target FROM refs WHERE repo_id = $1 ORDER BY name")
             .bind(repo_id)

@@ -49,6 +49,8 @@ async fn metadata_story() {
     let blob = GitObject::new(ObjectKind::Blob, b"hello\n".to_vec());
     db.put_objects(&[blob.clone(), blob.clone()]).await.unwrap();
     assert_eq!(db.object(&blob.id).await.unwrap().unwrap(), blob);
+    assert_eq!(db.object_size(&blob.id).await.unwrap(), Some(6));
+    assert_eq!(db.object_size(&GitObject::new(ObjectKind::Blob, Vec::new()).id).await.unwrap(), None);
     let other = GitObject::new(ObjectKind::Blob, b"other\n".to_vec());
     assert!(db.update_ref(repo.id, "refs/heads/main", None, Some(blob.id)).await.unwrap());
     assert!(!db.update_ref(repo.id, "refs/heads/main", None, Some(other.id)).await.unwrap());

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tessera_api::access::repo_for_read;
 use tessera_api::auth::Caller;
-use tessera_api::{ApiError, ApiResult, AppState};
+use tessera_api::{ApiError, ApiResult, AppState, range};
 use tessera_db::XetFile;
 
 use crate::extract::{RepoPath, form_pairs, next_link, page_bounds};
@@ -56,7 +56,7 @@ pub async fn tree(
     let db = state.db.as_ref();
     let resolved = repo_model::resolve_revision(db, repo.id, route.param("rev")).await?;
     let path = route.param("path").trim_matches('/');
-    let not_found = || ApiError::EntryNotFound { path: path.to_owned(), commit: Some(resolved.id.hex()) };
+    let not_found = || ApiError::entry_not_found(path, Some(resolved.id.hex()));
     let dir = lookup(db, resolved.commit.tree, path).await?.filter(Node::is_dir).ok_or_else(not_found)?;
     let recursive = query.get("recursive").is_some_and(|value| value == "true" || value == "1");
     let nodes = list(db, &dir, recursive).await?;
@@ -100,38 +100,12 @@ pub async fn paths_info(
 }
 
 /// A byte range of a body of `size` bytes: `(first, end_exclusive, partial)`.
-/// Malformed or multi-range headers are ignored (the whole body); a range
-/// starting at or past the end is 416.
 fn byte_range(headers: &HeaderMap, size: u64) -> ApiResult<(u64, u64, bool)> {
-    let whole = Ok((0, size, false));
-    let Some(spec) = headers.get(header::RANGE).and_then(|value| value.to_str().ok()) else { return whole };
-    let Some(spec) = spec.trim().strip_prefix("bytes=") else { return whole };
-    if spec.contains(',') {
-        return whole;
+    let requested = headers.get(header::RANGE).and_then(|value| value.to_str().ok());
+    match requested.map(|header| range::resolve(header, size)).transpose()?.flatten() {
+        Some((first, last)) => Ok((first, last + 1, true)),
+        None => Ok((0, size, false)),
     }
-    let Some((first, last)) = spec.split_once('-') else { return whole };
-    let (first, last) = (first.trim(), last.trim());
-    let unsatisfiable = ApiError::RangeNotSatisfiable { size };
-    if first.is_empty() {
-        let Ok(suffix) = last.parse::<u64>() else { return whole };
-        if suffix == 0 || size == 0 {
-            return Err(unsatisfiable);
-        }
-        return Ok((size.saturating_sub(suffix), size, true));
-    }
-    let Ok(first) = first.parse::<u64>() else { return whole };
-    let last = if last.is_empty() {
-        u64::MAX
-    } else {
-        match last.parse::<u64>() {
-            Ok(last) if last >= first => last,
-            _ => return whole,
-        }
-    };
-    if first >= size {
-        return Err(unsatisfiable);
-    }
-    Ok((first, last.saturating_add(1).min(size), true))
 }
 
 fn header_value(text: &str) -> ApiResult<HeaderValue> {
@@ -187,7 +161,7 @@ pub async fn resolve(
     let node = lookup(db, resolved.commit.tree, path)
         .await?
         .filter(|node| !node.is_dir() && !path.is_empty())
-        .ok_or_else(|| ApiError::EntryNotFound { path: path.to_owned(), commit: Some(commit.clone()) })?;
+        .ok_or_else(|| ApiError::entry_not_found(path, Some(commit.clone())))?;
     let details = Describer::new(db, repo.id).describe(node.id).await?;
 
     let mut headers = HeaderMap::new();

@@ -76,11 +76,11 @@ fn depth(path: &str) -> usize {
 }
 
 fn missing_file(path: &str) -> ApiError {
-    ApiError::EntryNotFound { path: format!("{path} (A file with this name doesn't exist)"), commit: None }
+    ApiError::EntryNotFound { message: format!("A file with this name doesn't exist: {path}"), commit: None }
 }
 
 fn missing_folder(path: &str) -> ApiError {
-    ApiError::EntryNotFound { path: format!("{path} (A folder with this name doesn't exist)"), commit: None }
+    ApiError::EntryNotFound { message: format!("A folder with this name doesn't exist: {path}"), commit: None }
 }
 
 /// The directories of a commit being edited.

@@ -4,10 +4,10 @@
 
 use std::collections::HashMap;
 
-use tessera_api::ApiResult;
+use tessera_api::{ApiError, ApiResult};
 use tessera_db::MetadataStore;
 use tessera_formats::MerkleHash;
-use tessera_formats::git::{EntryMode, LfsPointer, ObjectId};
+use tessera_formats::git::{EntryMode, LfsPointer, MAX_POINTER_LEN, ObjectId};
 
 use super::{load, load_tree};
 
@@ -132,6 +132,17 @@ impl<'a> Describer<'a> {
     pub async fn describe(&mut self, blob_id: ObjectId) -> ApiResult<FileDetails> {
         if let Some(details) = self.seen.get(&blob_id) {
             return Ok(details.clone());
+        }
+        // Only a small blob can be a pointer; a larger one is described by its size alone.
+        let size = self
+            .db
+            .object_size(&blob_id)
+            .await?
+            .ok_or_else(|| ApiError::internal(format!("git object {blob_id} is missing")))?;
+        if size > MAX_POINTER_LEN as u64 {
+            let details = FileDetails { blob_id, size, lfs: None };
+            self.seen.insert(blob_id, details.clone());
+            return Ok(details);
         }
         let blob = load(self.db, &blob_id).await?;
         let details = match LfsPointer::parse(&blob.data) {
