@@ -88,6 +88,7 @@ class TesseraServer:
         self._proc: subprocess.Popen | None = None
         self._log_file = None
         self._stdout_thread: threading.Thread | None = None
+        self._users_created = False
 
     # ------------------------------------------------------------ lifecycle
     def _env(self) -> dict[str, str]:
@@ -121,9 +122,13 @@ class TesseraServer:
         return match.group(1)
 
     def start(self) -> "TesseraServer":
+        """Starts serving; the users are created on the first start only (a restart keeps the data dir)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        for user in self.users.values():
-            self.create_user(user)
+        if not self._users_created:
+            for user in self.users.values():
+                self.create_user(user)
+            self._users_created = True
+        self.endpoint = None
         self._log_file = open(self.log_path, "ab")
         cmd = [str(self.binary), "--data-dir", str(self.data_dir), "serve", "--listen", "127.0.0.1:0"]
         self._proc = subprocess.Popen(

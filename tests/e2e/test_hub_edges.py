@@ -212,3 +212,34 @@ def test_hf_filesystem_ranged_reads(server, tmp_path):
         log("hffs ok")
         """,
     )
+
+
+def test_data_survives_restart(tessera_bin, tmp_path):
+    """Everything lives in the data dir: a restarted server (new port) serves the same repos."""
+    from tessera_server import TesseraServer
+
+    srv = TesseraServer(tessera_bin, base_dir=tmp_path / "server")
+    upload = """
+        from huggingface_hub import HfApi
+        api = HfApi()
+        api.create_repo("alice/restart", private=True)
+        api.upload_file(path_or_fileobj=b"small", path_in_repo="s.txt", repo_id="alice/restart")
+        info = api.upload_file(path_or_fileobj=random_bytes(MIB + 3, 1), path_in_repo="x.bin", repo_id="alice/restart")
+        print("HEAD=" + info.oid)
+    """
+    download = """
+        from huggingface_hub import HfApi, snapshot_download
+        check(HfApi().repo_info("alice/restart").sha == PARAMS["head"], "head moved")
+        snap = Path(snapshot_download("alice/restart"))
+        check((snap / "s.txt").read_bytes() == b"small", "s.txt")
+        check((snap / "x.bin").read_bytes() == random_bytes(MIB + 3, 1), "x.bin")
+        log("restart ok")
+    """
+    with srv:
+        first = srv.endpoint
+        result = scenario(srv, tmp_path, "before", upload)
+        head = next(line.split("=", 1)[1] for line in result.stdout.splitlines() if line.startswith("HEAD="))
+        assert srv.stop() == 0, f"tessera serve did not exit cleanly on SIGTERM:\n{srv.log_tail()}"
+        srv.start()
+        print(f"restarted: {first} -> {srv.endpoint}")
+        scenario(srv, tmp_path, "after", download, params={"head": head})
