@@ -14,6 +14,7 @@ hub cache and Xet cache.
 
 from __future__ import annotations
 
+import filecmp
 import json
 import os
 import queue
@@ -446,7 +447,10 @@ def describe(result: subprocess.CompletedProcess, what: str, max_chars: int = 12
     stdout = result.stdout or ""
     stderr = result.stderr or ""
     errors = [line for line in stderr.splitlines() if re.match(r"HTTP [45]\d\d ", line)]
-    parts = [f"{what} exited with status {result.returncode}"]
+    if result.returncode == TIMED_OUT:
+        parts = [f"{what} TIMED OUT (killed)"]
+    else:
+        parts = [f"{what} exited with status {result.returncode}"]
     if errors:
         parts.append("--- HTTP errors seen by the client (up to 40)\n" + "\n".join(errors[:40]))
     parts.append("--- stdout\n" + _tail(stdout, max_chars))
@@ -474,14 +478,7 @@ def run_scenario(
     path.write_text(SCENARIO_PRELUDE + "\n# ---- scenario\n" + textwrap.dedent(script))
     process_env = client_env(server, root, token, xet_cache=xet_cache, extra=env)
     process_env["TESSERA_SCENARIO_PARAMS"] = json.dumps(params or {})
-    return subprocess.run(
-        [sys.executable, str(path)],
-        cwd=str(cwd or root),
-        env=process_env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return _run([sys.executable, str(path)], cwd=cwd or root, env=process_env, timeout=timeout)
 
 
 def run_cli(
@@ -497,12 +494,65 @@ def run_cli(
     """Runs the `hf` CLI of the venv with an isolated client environment."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    return subprocess.run(
-        [str(HF_CLI), *args],
-        cwd=str(cwd or root),
-        env=client_env(server, root, token, extra=env),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
+    return _run([str(HF_CLI), *args], cwd=cwd or root, env=client_env(server, root, token, extra=env), timeout=timeout)
+
+
+TIMED_OUT = -999
+
+
+def _run(cmd: list[str], *, cwd: Path, env: dict, timeout: float) -> subprocess.CompletedProcess:
+    """subprocess.run; a timeout becomes returncode TIMED_OUT with the output so far (see describe)."""
+    try:
+        return subprocess.run(cmd, cwd=str(cwd), env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as err:
+
+        def text(value) -> str:
+            if value is None:
+                return ""
+            return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+        return subprocess.CompletedProcess(cmd, TIMED_OUT, text(err.stdout), text(err.stderr) + f"\n[killed after {timeout}s]")
+
+
+# ---------------------------------------------------------------- test helpers
+def scenario(server, tmp_path, name, script, *, user="alice", token=None, params=None, timeout=600, **kwargs):
+    """Runs one client scenario as `user` (None: anonymous), or with `token`, and requires success."""
+    if token is not None:
+        user = f"token {token[:6]}…"
+    else:
+        token = server.token(user) if user else None
+    result = run_scenario(server, script, tmp_path / name, token=token, params=params, name=name, timeout=timeout, **kwargs)
+    print(f"--- scenario {name} (as {user or 'anonymous'}): exit {result.returncode}\n{result.stdout}")
+    assert result.returncode == 0, describe(result, f"scenario {name!r} (as {user or 'anonymous'})")
+    return result
+
+
+def cli(server, tmp_path, args, *, user="alice", root="cli", **kwargs):
+    token = server.token(user) if user else None
+    result = run_cli(server, args, tmp_path / root, token=token, **kwargs)
+    print(f"--- hf {' '.join(args)} (as {user or 'anonymous'}): exit {result.returncode}\n{result.stdout}{result.stderr}")
+    return result
+
+
+def tree_files(root: Path, skip_dirs=(".cache",)) -> dict[str, Path]:
+    """Relative posix path -> file, for every regular file (symlinks followed)."""
+    files = {}
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        dirnames[:] = [d for d in dirnames if d not in skip_dirs]
+        for filename in filenames:
+            path = Path(dirpath) / filename
+            files[path.relative_to(root).as_posix()] = path
+    return files
+
+
+def assert_same_tree(expected_root: Path, actual_root: Path, allowed_extra=(".gitattributes",)):
+    expected = tree_files(expected_root)
+    actual = tree_files(actual_root)
+    missing = sorted(set(expected) - set(actual))
+    extra = sorted(set(actual) - set(expected) - set(allowed_extra))
+    different = sorted(p for p in set(expected) & set(actual) if not filecmp.cmp(expected[p], actual[p], shallow=False))
+    assert not (missing or extra or different), (
+        f"trees differ: {expected_root} vs {actual_root}\n"
+        f"missing ({len(missing)}): {missing[:20]}\nextra ({len(extra)}): {extra[:20]}\n"
+        f"different ({len(different)}): {different[:20]}"
     )

@@ -3,7 +3,7 @@
 pull requests, read-only tokens, ranged reads through HfFileSystem).
 """
 
-from test_hub_steel_thread import scenario
+from tessera_server import scenario
 
 
 def test_dataset_repo_upload_and_download(server, tmp_path):

@@ -7,61 +7,14 @@ with a diagnostic on the first broken expectation, and prints every HTTP
 exchange of the Python client to its stderr.
 """
 
-import filecmp
 import hashlib
-import os
 import random
 import shutil
 from pathlib import Path
 
-import pytest
-
-from tessera_server import describe, run_cli, run_scenario
+from tessera_server import assert_same_tree, cli, describe, scenario, tree_files
 
 MIB = 1024 * 1024
-
-
-def scenario(server, tmp_path, name, script, *, user="alice", token=None, params=None, timeout=600, **kwargs):
-    """Runs one client scenario as `user` (None: anonymous), or with `token`, and requires success."""
-    if token is not None:
-        user = f"token {token[:6]}…"
-    else:
-        token = server.token(user) if user else None
-    result = run_scenario(server, script, tmp_path / name, token=token, params=params, name=name, timeout=timeout, **kwargs)
-    print(f"--- scenario {name} (as {user or 'anonymous'}): exit {result.returncode}\n{result.stdout}")
-    assert result.returncode == 0, describe(result, f"scenario {name!r} (as {user or 'anonymous'})")
-    return result
-
-
-def cli(server, tmp_path, args, *, user="alice", root="cli", **kwargs):
-    token = server.token(user) if user else None
-    result = run_cli(server, args, tmp_path / root, token=token, **kwargs)
-    print(f"--- hf {' '.join(args)} (as {user or 'anonymous'}): exit {result.returncode}\n{result.stdout}{result.stderr}")
-    return result
-
-
-def tree_files(root: Path, skip_dirs=(".cache",)) -> dict[str, Path]:
-    """Relative posix path -> file, for every regular file (symlinks followed)."""
-    files = {}
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        dirnames[:] = [d for d in dirnames if d not in skip_dirs]
-        for filename in filenames:
-            path = Path(dirpath) / filename
-            files[path.relative_to(root).as_posix()] = path
-    return files
-
-
-def assert_same_tree(expected_root: Path, actual_root: Path, allowed_extra=(".gitattributes",)):
-    expected = tree_files(expected_root)
-    actual = tree_files(actual_root)
-    missing = sorted(set(expected) - set(actual))
-    extra = sorted(set(actual) - set(expected) - set(allowed_extra))
-    different = sorted(p for p in set(expected) & set(actual) if not filecmp.cmp(expected[p], actual[p], shallow=False))
-    assert not (missing or extra or different), (
-        f"trees differ: {expected_root} vs {actual_root}\n"
-        f"missing ({len(missing)}): {missing[:20]}\nextra ({len(extra)}): {extra[:20]}\n"
-        f"different ({len(different)}): {different[:20]}"
-    )
 
 
 # ---------------------------------------------------------------- auth

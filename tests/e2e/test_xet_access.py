@@ -10,7 +10,7 @@ import json
 import urllib.error
 import urllib.request
 
-from test_hub_steel_thread import scenario
+from tessera_server import scenario
 
 SETUP = """
 from huggingface_hub import HfApi, hf_hub_download
