@@ -160,6 +160,10 @@ async fn upload_reconstruct_fetch_and_dedup() {
     let truncated = xorb.bytes[..xorb.bytes.len() - 1].to_vec();
     assert_eq!(h.call("POST", &xorb_uri, &write_a, truncated, None).await.0, StatusCode::BAD_REQUEST);
     assert_eq!(h.call("POST", &xorb_uri, "nonsense", xorb.bytes.clone(), None).await.0, StatusCode::UNAUTHORIZED);
+    // Nothing refused was stored.
+    for hash in [MerkleHash::from_bytes([1; 32]), xorb.index.hash] {
+        assert_eq!(h.state.blobs.size(&tessera_cas::xorb_key(&hash)).await.unwrap(), None);
+    }
 
     // Upload, then an idempotent re-upload.
     let (status, body) = h.call("POST", &xorb_uri, &write_a, xorb.bytes.clone(), None).await;

@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use futures::StreamExt as _;
+use futures::stream::BoxStream;
 use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _, AsyncWriteExt as _};
 
 /// Why a blob operation failed.
@@ -60,6 +62,11 @@ pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 pub trait BlobStore: Send + Sync + 'static {
     /// Stores `data` under `key`, replacing any previous object atomically.
     async fn put(&self, key: &str, data: Bytes) -> Result<()>;
+
+    /// Stores the bytes of `stream` under `key` as they arrive; the object
+    /// appears (atomically) only if the stream ends without an error, and the
+    /// stream's error is returned otherwise. Returns the bytes written.
+    async fn put_stream(&self, key: &str, stream: BoxStream<'static, std::io::Result<Bytes>>) -> Result<u64>;
 
     /// Reads the whole object, or the end-exclusive `range` of it.
     async fn get(&self, key: &str, range: Option<Range<u64>>) -> Result<Bytes>;
@@ -134,6 +141,37 @@ impl BlobStore for LocalBlobStore {
         Ok(())
     }
 
+    async fn put_stream(&self, key: &str, mut stream: BoxStream<'static, std::io::Result<Bytes>>) -> Result<u64> {
+        let path = self.path(key)?;
+        if let Some(parent) = path.parent() {
+            tokio::fs::create_dir_all(parent).await.map_err(io(key))?;
+        }
+        let temporary = self.root.join(".tmp").join(format!("{:016x}", rand::random::<u64>()));
+        let written = async {
+            let mut file = tokio::fs::File::create(&temporary).await?;
+            let mut written = 0u64;
+            while let Some(piece) = stream.next().await {
+                let piece = piece?;
+                file.write_all(&piece).await?;
+                written += piece.len() as u64;
+            }
+            file.sync_all().await?;
+            Ok::<u64, std::io::Error>(written)
+        }
+        .await;
+        match written {
+            Ok(written) => {
+                tokio::fs::rename(&temporary, &path).await.map_err(io(key))?;
+                Ok(written)
+            }
+            Err(source) => {
+                // The partial object is garbage either way; nothing to report if removal fails.
+                let _ = tokio::fs::remove_file(&temporary).await;
+                Err(StorageError::Io { key: key.to_owned(), source })
+            }
+        }
+    }
+
     async fn get(&self, key: &str, range: Option<Range<u64>>) -> Result<Bytes> {
         let path = self.path(key)?;
         let Some(range) = range else {
@@ -191,6 +229,19 @@ mod tests {
         store.delete("xorbs/abc").await.unwrap();
         assert_eq!(store.size("xorbs/abc").await.unwrap(), None);
         assert!(matches!(store.get("xorbs/abc", None).await, Err(StorageError::NotFound { .. })));
+    }
+
+    #[tokio::test]
+    async fn streams_appear_only_when_complete() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalBlobStore::open(dir.path()).await.unwrap();
+        let pieces = vec![Ok(Bytes::from_static(b"abc")), Ok(Bytes::from_static(b"def"))];
+        assert_eq!(store.put_stream("s/ok", futures::stream::iter(pieces).boxed()).await.unwrap(), 6);
+        assert_eq!(store.get("s/ok", None).await.unwrap(), Bytes::from_static(b"abcdef"));
+        let failing = vec![Ok(Bytes::from_static(b"abc")), Err(std::io::Error::other("client went away"))];
+        assert!(store.put_stream("s/bad", futures::stream::iter(failing).boxed()).await.is_err());
+        assert_eq!(store.size("s/bad").await.unwrap(), None);
+        assert_eq!(std::fs::read_dir(dir.path().join(".tmp")).unwrap().count(), 0);
     }
 
     #[tokio::test]
