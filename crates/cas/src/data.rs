@@ -3,8 +3,9 @@
 //! credentials (hf_xet sends none). An expired or forged URL is 403, which
 //! makes hf_xet ask for a fresh reconstruction.
 
+use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::header::{ACCEPT_RANGES, CONTENT_RANGE, CONTENT_TYPE, RANGE};
+use axum::http::header::{ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, RANGE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -48,7 +49,7 @@ pub async fn get(
             signed.start, signed.end
         )));
     }
-    let bytes = state.blobs.get(&key, Some(first..last + 1)).await?;
+    let body = Body::from_stream(state.blobs.get_stream(&key, first..last + 1).await?);
     let status = if partial { StatusCode::PARTIAL_CONTENT } else { StatusCode::OK };
     Ok((
         status,
@@ -56,8 +57,9 @@ pub async fn get(
             (CONTENT_TYPE, "application/octet-stream".to_owned()),
             (ACCEPT_RANGES, "bytes".to_owned()),
             (CONTENT_RANGE, format!("bytes {first}-{last}/{size}")),
+            (CONTENT_LENGTH, (last + 1 - first).to_string()),
         ],
-        bytes,
+        body,
     )
         .into_response())
 }
