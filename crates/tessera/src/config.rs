@@ -88,3 +88,52 @@ impl Settings {
         Ok(Self { data_dir, database_url, listen, public_url })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store(config: Option<PathBuf>, data_dir: Option<&str>) -> StoreArgs {
+        StoreArgs { config, data_dir: data_dir.map(PathBuf::from), database_url: None }
+    }
+
+    #[test]
+    fn defaults_apply_without_configuration() {
+        let settings = Settings::resolve(&store(None, None), None).unwrap();
+        assert_eq!(settings.data_dir, PathBuf::from("data"));
+        assert_eq!(settings.database_url, "sqlite://data/tessera.db?mode=rwc");
+        assert_eq!(settings.listen, SocketAddr::from(([127, 0, 0, 1], 8080)));
+        assert_eq!(settings.public_url, None);
+    }
+
+    #[test]
+    fn flags_override_the_file_which_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tessera.toml");
+        std::fs::write(
+            &file,
+            "data_dir = \"/srv/from-file\"\nlisten = \"127.0.0.1:9000\"\npublic_url = \"https://hub.example/\"\n",
+        )
+        .unwrap();
+        let from_file = Settings::resolve(&store(Some(file.clone()), None), None).unwrap();
+        assert_eq!(from_file.data_dir, PathBuf::from("/srv/from-file"));
+        assert_eq!(from_file.database_url, "sqlite:///srv/from-file/tessera.db?mode=rwc");
+        assert_eq!(from_file.listen, SocketAddr::from(([127, 0, 0, 1], 9000)));
+        assert_eq!(from_file.public_url.as_deref(), Some("https://hub.example"));
+
+        let serve = ServeArgs { listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))), public_url: None };
+        let flagged = Settings::resolve(&store(Some(file), Some("/srv/flag")), Some(&serve)).unwrap();
+        assert_eq!(flagged.data_dir, PathBuf::from("/srv/flag"));
+        assert_eq!(flagged.listen.port(), 0);
+        assert_eq!(flagged.public_url.as_deref(), Some("https://hub.example"));
+    }
+
+    #[test]
+    fn unknown_file_keys_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tessera.toml");
+        std::fs::write(&file, "data_dri = \"typo\"\n").unwrap();
+        let error = Settings::resolve(&store(Some(file), None), None).unwrap_err();
+        assert!(format!("{error:#}").contains("data_dri"), "{error:#}");
+    }
+}
