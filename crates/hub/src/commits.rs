@@ -12,7 +12,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tessera_api::access::{repo_for_read, repo_for_write};
 use tessera_api::auth::Caller;
 use tessera_api::time::{iso8601, now_ms, now_secs};
 use tessera_api::{ApiError, ApiResult, AppState};
@@ -174,12 +173,11 @@ pub async fn create_commit(
     Query(query): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let repo = repo_for_write(&state, &caller, route.repo_type, &route.namespace, &route.name).await?;
+    let repo = route.writable(&state, &caller).await?;
     let principal = caller.require_write()?;
     let db = state.db.as_ref();
     let request = parse_commit(db, &repo, &body).await?;
-    let rev = route.param("rev");
-    let rev = if rev.is_empty() || rev == "None" { MAIN_BRANCH } else { rev };
+    let rev = upload_revision(&route);
     let summary = request.header.summary.trim();
     let summary = if summary.is_empty() { "Update files" } else { summary };
     let description = request.header.description.trim();
@@ -290,6 +288,15 @@ fn looks_binary(sample: &[u8]) -> bool {
     }
 }
 
+/// The revision an upload targets: huggingface_hub sends the literal `None`
+/// (with `?create_pr=1`) when it means the default branch.
+fn upload_revision(route: &RepoPath) -> &str {
+    match route.revision() {
+        "None" => MAIN_BRANCH,
+        rev => rev,
+    }
+}
+
 /// `POST /api/{type}s/{ns}/{name}/preupload/{rev}`: per file, `lfs` when
 /// `.gitattributes` says so, when larger than 10 MiB or when the sample is
 /// binary, else `regular`; `oid` is the current remote id when the path exists.
@@ -300,11 +307,9 @@ pub async fn preupload(
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
     let request: PreuploadRequest = parse_json(&body)?;
-    let repo = repo_for_read(&state, &caller, route.repo_type, &route.namespace, &route.name).await?;
+    let repo = route.readable(&state, &caller).await?;
     let db = state.db.as_ref();
-    let rev = route.param("rev");
-    let resolved =
-        resolve_revision(db, repo.id, if rev.is_empty() || rev == "None" { MAIN_BRANCH } else { rev }).await?;
+    let resolved = resolve_revision(db, repo.id, upload_revision(&route)).await?;
     let attributes = match lookup(db, resolved.commit.tree, GITATTRIBUTES).await? {
         Some(node) if !node.is_dir() => Attributes::parse(&String::from_utf8_lossy(&load(db, &node.id).await?.data)),
         _ => Attributes::default(),
@@ -341,10 +346,9 @@ pub async fn list_commits(
     Query(query): Query<HashMap<String, String>>,
     uri: Uri,
 ) -> ApiResult<Response> {
-    let repo = repo_for_read(&state, &caller, route.repo_type, &route.namespace, &route.name).await?;
+    let repo = route.readable(&state, &caller).await?;
     let db = state.db.as_ref();
-    let rev = route.param("rev");
-    let resolved = resolve_revision(db, repo.id, if rev.is_empty() { MAIN_BRANCH } else { rev }).await?;
+    let resolved = resolve_revision(db, repo.id, route.revision()).await?;
     let (skip, _) = page_bounds(&query, usize::MAX, COMMITS_PAGE);
     let (commits, more) = first_parent_history(db, resolved.id, skip, COMMITS_PAGE).await?;
     let formatted =

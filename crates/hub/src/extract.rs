@@ -8,8 +8,12 @@ use axum::extract::{FromRequestParts, MatchedPath, Path};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Uri};
 use percent_encoding::percent_decode_str;
+use tessera_api::access::{repo_for_read, repo_for_write};
+use tessera_api::auth::Caller;
 use tessera_api::{ApiError, ApiResult, AppState};
 use tessera_db::{Repo, RepoType};
+
+use crate::repo_model::MAIN_BRANCH;
 
 /// The repo a route names — `/api/{repo_type}/{namespace}/{name}/…`, or
 /// `/[datasets/|spaces/]{namespace}/{name}/…` for file routes — and the
@@ -34,6 +38,24 @@ impl RepoPath {
     /// `namespace/name`.
     pub fn full_name(&self) -> String {
         format!("{}/{}", self.namespace, self.name)
+    }
+
+    /// The `rev` parameter, `main` when the route has none.
+    pub fn revision(&self) -> &str {
+        match self.param("rev") {
+            "" => MAIN_BRANCH,
+            rev => rev,
+        }
+    }
+
+    /// The named repo, if the caller may read it (else 404 `RepoNotFound`).
+    pub async fn readable(&self, state: &AppState, caller: &Caller) -> ApiResult<Repo> {
+        repo_for_read(state, caller, self.repo_type, &self.namespace, &self.name).await
+    }
+
+    /// The named repo, if the caller may write it.
+    pub async fn writable(&self, state: &AppState, caller: &Caller) -> ApiResult<Repo> {
+        repo_for_write(state, caller, self.repo_type, &self.namespace, &self.name).await
     }
 }
 

@@ -11,7 +11,6 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use tessera_api::access::repo_for_read;
 use tessera_api::auth::Caller;
 use tessera_api::{ApiError, ApiResult, AppState, range};
 use tessera_db::XetFile;
@@ -52,7 +51,7 @@ pub async fn tree(
     Query(query): Query<HashMap<String, String>>,
     uri: Uri,
 ) -> ApiResult<Response> {
-    let repo = repo_for_read(&state, &caller, route.repo_type, &route.namespace, &route.name).await?;
+    let repo = route.readable(&state, &caller).await?;
     let db = state.db.as_ref();
     let resolved = repo_model::resolve_revision(db, repo.id, route.param("rev")).await?;
     let path = route.param("path").trim_matches('/');
@@ -81,7 +80,7 @@ pub async fn paths_info(
     route: RepoPath,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let repo = repo_for_read(&state, &caller, route.repo_type, &route.namespace, &route.name).await?;
+    let repo = route.readable(&state, &caller).await?;
     let db = state.db.as_ref();
     let resolved = repo_model::resolve_revision(db, repo.id, route.param("rev")).await?;
     let mut describer = Describer::new(db, repo.id);
@@ -153,7 +152,7 @@ pub async fn resolve(
     method: Method,
     request_headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let repo = repo_for_read(&state, &caller, route.repo_type, &route.namespace, &route.name).await?;
+    let repo = route.readable(&state, &caller).await?;
     let db = state.db.as_ref();
     let resolved = repo_model::resolve_revision(db, repo.id, route.param("rev")).await?;
     let commit = resolved.id.hex();

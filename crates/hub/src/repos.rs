@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tessera_api::access::{can_create_in, can_read, repo_for_read, repo_for_write};
+use tessera_api::access::{can_create_in, can_read, repo_for_write};
 use tessera_api::auth::Caller;
 use tessera_api::time::{iso8601, now_ms};
 use tessera_api::{ApiError, ApiResult, AppState};
@@ -153,7 +153,7 @@ pub async fn update_settings(
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
     let settings: RepoSettings = parse_json(&body)?;
-    let repo = repo_for_write(&state, &caller, route.repo_type, &route.namespace, &route.name).await?;
+    let repo = route.writable(&state, &caller).await?;
     if let Some(private) = visibility_private(settings.private, settings.visibility.as_deref())? {
         state.db.set_repo_private(repo.id, private).await?;
         state.db.touch_repo(repo.id, now_ms()).await?;
@@ -170,14 +170,12 @@ pub async fn info(
     route: RepoPath,
     Query(query): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
-    let repo = repo_for_read(&state, &caller, route.repo_type, &route.namespace, &route.name).await?;
+    let repo = route.readable(&state, &caller).await?;
     let db = state.db.as_ref();
-    let rev = route.param("rev");
-    let resolved = match repo_model::resolve_revision(db, repo.id, if rev.is_empty() { MAIN_BRANCH } else { rev }).await
-    {
+    let resolved = match repo_model::resolve_revision(db, repo.id, route.revision()).await {
         Ok(resolved) => Some(resolved),
         // A repo without `main` (emptied over git) still has info.
-        Err(ApiError::RevisionNotFound(_)) if rev.is_empty() => None,
+        Err(ApiError::RevisionNotFound(_)) if route.param("rev").is_empty() => None,
         Err(error) => return Err(error),
     };
 
@@ -213,9 +211,9 @@ pub async fn info(
 /// may read (or write) the repo, else the error `repo_info` would give.
 pub async fn auth_check(State(state): State<AppState>, caller: Caller, route: RepoPath) -> ApiResult<Json<Value>> {
     if route.param("write") == "write" {
-        repo_for_write(&state, &caller, route.repo_type, &route.namespace, &route.name).await?;
+        route.writable(&state, &caller).await?;
     } else {
-        repo_for_read(&state, &caller, route.repo_type, &route.namespace, &route.name).await?;
+        route.readable(&state, &caller).await?;
     }
     Ok(Json(json!({})))
 }

@@ -9,7 +9,6 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use tessera_api::access::{repo_for_read, repo_for_write};
 use tessera_api::auth::Caller;
 use tessera_api::signing::CasGrant;
 use tessera_api::time::now_secs;
@@ -35,7 +34,7 @@ fn token_response(state: &AppState, repo: &Repo, write: bool) -> ApiResult<Respo
 
 /// `GET /api/{type}s/{ns}/{name}/xet-read-token/{rev}`: a read token for anyone who may read the repo.
 pub async fn read_token(State(state): State<AppState>, caller: Caller, route: RepoPath) -> ApiResult<Response> {
-    let repo = repo_for_read(&state, &caller, route.repo_type, &route.namespace, &route.name).await?;
+    let repo = route.readable(&state, &caller).await?;
     repo_model::resolve_revision(state.db.as_ref(), repo.id, route.param("rev")).await?;
     token_response(&state, &repo, false)
 }
@@ -48,7 +47,7 @@ pub async fn write_token(
     route: RepoPath,
     Query(query): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
-    let repo = repo_for_write(&state, &caller, route.repo_type, &route.namespace, &route.name).await?;
+    let repo = route.writable(&state, &caller).await?;
     let rev = route.param("rev");
     if !(rev == "None" && flag(&query, "create_pr")) {
         repo_model::resolve_revision(state.db.as_ref(), repo.id, rev).await?;
