@@ -191,31 +191,43 @@ fn terms_json(plan: &Plan) -> Value {
         .collect()
 }
 
-/// `GET /v2/reconstructions/{file}`.
-pub async fn get_v2(
-    State(state): State<AppState>,
-    auth: CasAuth,
-    Path(file): Path<String>,
-    headers: HeaderMap,
+/// The two shapes of a reconstruction answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Version {
+    /// `fetch_info`: one URL per chunk range, with `url_range`.
+    V1,
+    /// `xorbs`: URLs with lists of chunk and byte ranges.
+    V2,
+}
+
+/// Answers a reconstruction query in the shape of `version`.
+async fn answer(
+    state: &AppState,
+    auth: &CasAuth,
+    file: &str,
+    headers: &HeaderMap,
+    version: Version,
 ) -> ApiResult<Json<Value>> {
-    let Some(plan) = plan_request(&state, &auth, &file, &headers).await? else {
-        return Ok(Json(json!({ "offset_into_first_range": 0, "terms": [], "xorbs": {} })));
+    let fetch_key = match version {
+        Version::V1 => "fetch_info",
+        Version::V2 => "xorbs",
     };
-    let mut xorbs: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    let plan = plan_request(state, auth, file, headers).await?.unwrap_or_default();
+    let mut per_xorb: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     for fetch in &plan.fetches {
-        let entry = json!({
-            "url": fetch_url(&state, fetch).await?,
-            "ranges": [{
-                "chunks": { "start": fetch.chunks.0, "end": fetch.chunks.1 },
-                "bytes": { "start": fetch.bytes.0, "end": fetch.bytes.1 },
-            }],
-        });
-        xorbs.entry(fetch.xorb.hex()).or_default().push(entry);
+        let url = fetch_url(state, fetch).await?;
+        let chunks = json!({ "start": fetch.chunks.0, "end": fetch.chunks.1 });
+        let bytes = json!({ "start": fetch.bytes.0, "end": fetch.bytes.1 });
+        let entry = match version {
+            Version::V1 => json!({ "range": chunks, "url": url, "url_range": bytes }),
+            Version::V2 => json!({ "url": url, "ranges": [{ "chunks": chunks, "bytes": bytes }] }),
+        };
+        per_xorb.entry(fetch.xorb.hex()).or_default().push(entry);
     }
     Ok(Json(json!({
         "offset_into_first_range": plan.offset_into_first_range,
         "terms": terms_json(&plan),
-        "xorbs": xorbs,
+        fetch_key: per_xorb,
     })))
 }
 
@@ -226,21 +238,15 @@ pub async fn get_v1(
     Path(file): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
-    let Some(plan) = plan_request(&state, &auth, &file, &headers).await? else {
-        return Ok(Json(json!({ "offset_into_first_range": 0, "terms": [], "fetch_info": {} })));
-    };
-    let mut fetch_info: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-    for fetch in &plan.fetches {
-        let entry = json!({
-            "range": { "start": fetch.chunks.0, "end": fetch.chunks.1 },
-            "url": fetch_url(&state, fetch).await?,
-            "url_range": { "start": fetch.bytes.0, "end": fetch.bytes.1 },
-        });
-        fetch_info.entry(fetch.xorb.hex()).or_default().push(entry);
-    }
-    Ok(Json(json!({
-        "offset_into_first_range": plan.offset_into_first_range,
-        "terms": terms_json(&plan),
-        "fetch_info": fetch_info,
-    })))
+    answer(&state, &auth, &file, &headers, Version::V1).await
+}
+
+/// `GET /v2/reconstructions/{file}`.
+pub async fn get_v2(
+    State(state): State<AppState>,
+    auth: CasAuth,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
+    answer(&state, &auth, &file, &headers, Version::V2).await
 }
