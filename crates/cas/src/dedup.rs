@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use tessera_api::time::now_secs;
 use tessera_api::{ApiError, ApiResult, AppState};
 use tessera_formats::MerkleHash;
-use tessera_formats::shard::{FooterOptions, Shard, XorbChunkEntry, XorbEntry};
+use tessera_formats::shard::{FooterOptions, Shard, XorbEntry};
 
 use crate::auth::CasAuth;
 use crate::xorbs::parse_hash;
@@ -32,23 +32,9 @@ pub async fn query(
     let offered = state.db.dedup_xorbs(&chunk, MAX_XORBS_PER_DEDUP_ANSWER as i64).await?;
     let mut xorbs = Vec::with_capacity(offered.len());
     for xorb_hash in offered {
-        let Some(index) = state.db.xorb(&xorb_hash).await? else { continue };
-        xorbs.push(XorbEntry {
-            xorb_hash,
-            xorb_flags: 0,
-            num_bytes: index.uncompressed_len() as u32,
-            num_bytes_on_disk: index.serialized_len() as u32,
-            chunks: index
-                .chunks
-                .iter()
-                .map(|c| XorbChunkEntry {
-                    hash: c.hash,
-                    byte_start: c.uncompressed_start as u32,
-                    len: c.uncompressed_len,
-                    flags: 0,
-                })
-                .collect(),
-        });
+        if let Some(index) = state.db.xorb(&xorb_hash).await? {
+            xorbs.push(XorbEntry::from(&index));
+        }
     }
     if xorbs.is_empty() {
         return Err(not_found());

@@ -15,7 +15,7 @@ use tessera_db::{MetadataStore, NewRepo, RepoType, SqlStore, XetFile};
 use tessera_formats::MerkleHash;
 use tessera_formats::file::FileHasher;
 use tessera_formats::hash::{range_hash, sha256_hash};
-use tessera_formats::shard::{FileEntry, FileTerm, Shard, XorbChunkEntry, XorbEntry, parse_shard};
+use tessera_formats::shard::{FileEntry, FileTerm, Shard, XorbEntry, parse_shard};
 use tessera_formats::xorb::{SerializedXorb, XorbBuilder, decode_chunks};
 use tessera_storage::LocalBlobStore;
 use tower::ServiceExt as _;
@@ -52,6 +52,7 @@ async fn harness() -> Harness {
         signer: Signer::new(b"test secret"),
         cas_token_ttl_secs: 3600,
         data_url_ttl_secs: 3600,
+        xorb_uploads: tokio::sync::Semaphore::new(App::DEFAULT_MAX_CONCURRENT_XORB_UPLOADS),
     }));
     let router = tessera_cas::router().with_state(state.clone());
     Harness { _dir: dir, state, router, repo_a: repo_ids[0], repo_b: repo_ids[1] }
@@ -122,23 +123,8 @@ fn xorb_and_shard(data: &[u8]) -> (SerializedXorb, Shard, MerkleHash) {
             verification: Some(vec![range_hash(&hashes)]),
             sha256: Some(sha256_hash(data)),
         }],
-        xorbs: vec![XorbEntry {
-            xorb_hash: xorb.index.hash,
-            xorb_flags: 0,
-            num_bytes: data.len() as u32,
-            num_bytes_on_disk: 0,
-            chunks: xorb
-                .index
-                .chunks
-                .iter()
-                .map(|c| XorbChunkEntry {
-                    hash: c.hash,
-                    byte_start: c.uncompressed_start as u32,
-                    len: c.uncompressed_len,
-                    flags: 0,
-                })
-                .collect(),
-        }],
+        // hf_xet reports no serialized size; the server must not rely on it.
+        xorbs: vec![XorbEntry { num_bytes_on_disk: 0, ..XorbEntry::from(&xorb.index) }],
         footer: None,
     };
     (xorb, shard, digest.file_hash)

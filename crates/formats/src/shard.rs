@@ -112,6 +112,28 @@ pub struct XorbEntry {
     pub chunks: Vec<XorbChunkEntry>,
 }
 
+impl From<&crate::xorb::XorbIndex> for XorbEntry {
+    /// The shard description of a validated xorb (serialized size included, chunk flags clear).
+    fn from(index: &crate::xorb::XorbIndex) -> Self {
+        Self {
+            xorb_hash: index.hash,
+            xorb_flags: 0,
+            num_bytes: index.uncompressed_len() as u32,
+            num_bytes_on_disk: index.serialized_len() as u32,
+            chunks: index
+                .chunks
+                .iter()
+                .map(|chunk| XorbChunkEntry {
+                    hash: chunk.hash,
+                    byte_start: chunk.uncompressed_start as u32,
+                    len: chunk.uncompressed_len,
+                    flags: 0,
+                })
+                .collect(),
+        }
+    }
+}
+
 /// The footer of a complete shard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ShardFooter {
