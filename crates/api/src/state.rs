@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use tessera_db::MetadataStore;
 use tessera_storage::BlobStore;
+use tokio::sync::Semaphore;
 
 use crate::signing::Signer;
 
@@ -22,6 +23,10 @@ pub struct App {
     pub cas_token_ttl_secs: i64,
     /// Lifetime of signed data URLs, seconds.
     pub data_url_ttl_secs: i64,
+    /// Permits for xorb uploads in flight in this process; an upload that
+    /// finds none free is answered 503 with `Retry-After` (hf_xet retries).
+    /// Sized by `TESSERA_MAX_CONCURRENT_XORB_UPLOADS`.
+    pub xorb_uploads: Semaphore,
 }
 
 /// Cheaply clonable handle on [`App`].
@@ -37,6 +42,9 @@ impl Deref for AppState {
 }
 
 impl App {
+    /// Default cap on concurrent xorb uploads per process.
+    pub const DEFAULT_MAX_CONCURRENT_XORB_UPLOADS: usize = 8;
+
     /// `{public_url}{path}`; `path` starts with `/`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.public_url)

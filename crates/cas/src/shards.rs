@@ -4,9 +4,10 @@
 //! hash that proves the uploader knew the chunk hashes, and every file hash
 //! recomputes from its chunks. Then each file is registered for the
 //! uploading repo (with its claimed sha256) and eligible chunks are indexed
-//! for global dedup.
+//! for global dedup. Terms that reference xorbs the shard did not upload
+//! count as deduplicated bytes (`dedup_bytes_saved_total`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use axum::Json;
 use axum::extract::State;
@@ -14,6 +15,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::{Value, json};
+use tessera_api::metrics;
 use tessera_api::time::now_ms;
 use tessera_api::{ApiError, ApiResult, AppState};
 use tessera_db::XetFile;
@@ -68,8 +70,30 @@ async fn register(state: &AppState, repo_id: i64, body: Bytes) -> ApiResult<usiz
         dedup.extend(index.chunks.iter().filter(|c| c.hash.is_global_dedup_eligible()).map(|c| (c.hash, index.hash)));
     }
     state.db.add_dedup_chunks(&dedup).await?;
-    tracing::info!(repo.id = repo_id, shard.files = files.len(), shard.xorbs = shard.xorbs.len(), "shard registered");
+    let saved = deduplicated_bytes(&shard);
+    metrics::dedup_bytes_saved(saved);
+    tracing::info!(
+        repo.id = repo_id,
+        shard.files = files.len(),
+        shard.xorbs = shard.xorbs.len(),
+        dedup_bytes = saved,
+        "shard registered"
+    );
     Ok(files.len())
+}
+
+/// File bytes the shard registers without having uploaded them: the bytes of
+/// every term that references a xorb not listed in the shard's own xorb
+/// section, i.e. content the CAS already held (deduplicated).
+fn deduplicated_bytes(shard: &Shard) -> u64 {
+    let uploaded: HashSet<MerkleHash> = shard.xorbs.iter().map(|x| x.xorb_hash).collect();
+    shard
+        .files
+        .iter()
+        .flat_map(|file| &file.terms)
+        .filter(|term| !uploaded.contains(&term.xorb_hash))
+        .map(|term| u64::from(term.unpacked_bytes))
+        .sum()
 }
 
 /// The chunk tables of every xorb the shard names; 400 if one is unknown.
@@ -145,4 +169,39 @@ fn validate_files(
         files.push((XetFile { hash: entry.file_hash, size: entry.size(), terms: entry.terms.clone() }, sha256));
     }
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use tessera_formats::shard::{FileEntry, FileTerm, XorbEntry};
+
+    use super::*;
+
+    fn term(xorb: u8, bytes: u32) -> FileTerm {
+        FileTerm {
+            xorb_hash: MerkleHash::from_bytes([xorb; 32]),
+            xorb_flags: 0,
+            unpacked_bytes: bytes,
+            chunk_start: 0,
+            chunk_end: 1,
+        }
+    }
+
+    #[test]
+    fn only_terms_of_xorbs_not_uploaded_with_the_shard_count_as_saved() {
+        let file = |terms| FileEntry { file_hash: MerkleHash::ZERO, terms, verification: None, sha256: None };
+        let shard = Shard {
+            files: vec![file(vec![term(1, 100), term(2, 20)]), file(vec![term(2, 3), term(1, 7)])],
+            xorbs: vec![XorbEntry {
+                xorb_hash: MerkleHash::from_bytes([1; 32]),
+                xorb_flags: 0,
+                num_bytes: 0,
+                num_bytes_on_disk: 0,
+                chunks: Vec::new(),
+            }],
+            footer: None,
+        };
+        assert_eq!(deduplicated_bytes(&shard), 23);
+        assert_eq!(deduplicated_bytes(&Shard { xorbs: Vec::new(), ..shard.clone() }), 130);
+    }
 }

@@ -1,6 +1,7 @@
 //! Xorb upload: the body is validated as it streams into the blob store
 //! (every chunk decoded and hashed, the xorb hash recomputed and compared
-//! with the URL), then indexed.
+//! with the URL), then indexed. Uploads in flight are capped per process;
+//! past the cap the answer is 503 with `Retry-After`, which hf_xet retries.
 
 use std::sync::{Arc, Mutex};
 
@@ -12,6 +13,7 @@ use bytes::Bytes;
 use futures::StreamExt as _;
 use futures::stream::BoxStream;
 use serde_json::{Value, json};
+use tessera_api::metrics;
 use tessera_api::time::now_ms;
 use tessera_api::{ApiError, ApiResult, AppState};
 use tessera_formats::xorb::{XorbIndex, XorbParser};
@@ -19,6 +21,9 @@ use tessera_formats::{FormatError, MerkleHash};
 
 use crate::auth::CasAuth;
 use crate::xorb_key;
+
+/// `Retry-After` seconds when the upload cap is reached.
+const BUSY_RETRY_AFTER_SECS: u64 = 1;
 
 /// Parses a hash path segment (400 if malformed).
 pub fn parse_hash(text: &str) -> ApiResult<MerkleHash> {
@@ -29,7 +34,9 @@ pub fn parse_hash(text: &str) -> ApiResult<MerkleHash> {
 ///
 /// The body streams through a [`XorbParser`] into the blob store: memory
 /// stays at one chunk, and the object appears only if the whole body is a
-/// valid xorb with the hash it was uploaded under.
+/// valid xorb with the hash it was uploaded under. At most
+/// `App::xorb_uploads` uploads stream at once; past that the answer is 503
+/// with `Retry-After: 1`.
 pub async fn upload(
     State(state): State<AppState>,
     auth: CasAuth,
@@ -41,6 +48,13 @@ pub async fn upload(
     if state.db.xorb(&hash).await?.is_some() {
         return Ok(Json(json!({ "was_inserted": false })));
     }
+    // Backpressure: past the per-process cap, refuse now rather than queue
+    // bodies in memory and on disk; hf_xet retries 503 after `Retry-After`.
+    let Ok(_permit) = state.xorb_uploads.try_acquire() else {
+        metrics::xorb_upload_rejected_busy();
+        tracing::debug!(xorb.hash = %hash, "xorb upload refused: upload cap reached");
+        return Err(ApiError::Busy { retry_after: BUSY_RETRY_AFTER_SECS });
+    };
     let outcome: Arc<Mutex<Option<Result<XorbIndex, FormatError>>>> = Arc::default();
     let validated = validating_stream(body, hash, Arc::clone(&outcome));
     let stored = state.blobs.put_stream(&xorb_key(&hash), validated).await;
@@ -53,6 +67,9 @@ pub async fn upload(
     };
     // Blob first, then the row: the DB never names a xorb the store lacks.
     let inserted = state.db.insert_xorb(&index, now_ms()).await?;
+    if inserted {
+        metrics::xorb_stored(index.serialized_len());
+    }
     tracing::info!(xorb.hash = %hash, xorb.chunks = index.chunks.len(), size_bytes = index.serialized_len(), "xorb stored");
     Ok(Json(json!({ "was_inserted": inserted })))
 }

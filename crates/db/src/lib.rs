@@ -43,6 +43,11 @@ pub type Result<T, E = DbError> = std::result::Result<T, E>;
 /// Every metadata operation the server performs.
 #[async_trait]
 pub trait MetadataStore: Send + Sync + 'static {
+    // ---- health ----
+
+    /// Checks the database answers (readiness probes).
+    async fn ping(&self) -> Result<()>;
+
     // ---- settings ----
 
     /// The value of a setting, creating it from `default` if absent (first writer wins).

@@ -51,12 +51,6 @@ impl SqlStore {
     pub fn backend(&self) -> &'static str {
         self.backend
     }
-
-    /// Checks the database answers.
-    pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
 }
 
 fn corrupt(what: impl Into<String>) -> DbError {
@@ -172,6 +166,11 @@ const REPO_COLUMNS: &str = "id, repo_type, namespace, name, private, owner_id, c
 
 #[async_trait]
 impl MetadataStore for SqlStore {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     async fn setting_or_insert(&self, key: &str, default: Vec<u8>) -> Result<Vec<u8>> {
         sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
             .bind(key)

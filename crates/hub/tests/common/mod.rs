@@ -105,6 +105,7 @@ impl TestApp {
             signer: Signer::new(b"test secret"),
             cas_token_ttl_secs: 3600,
             data_url_ttl_secs: 3600,
+            xorb_uploads: tokio::sync::Semaphore::new(App::DEFAULT_MAX_CONCURRENT_XORB_UPLOADS),
         }));
         let router = tessera_hub::router().merge(tessera_cas::router()).with_state(state.clone());
         Self { _dir: dir, state, router }
