@@ -307,7 +307,7 @@ pub async fn preupload(
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
     let request: PreuploadRequest = parse_json(&body)?;
-    let repo = route.readable(&state, &caller).await?;
+    let repo = route.writable(&state, &caller).await?;
     let db = state.db.as_ref();
     let resolved = resolve_revision(db, repo.id, upload_revision(&route)).await?;
     let attributes = match lookup(db, resolved.commit.tree, GITATTRIBUTES).await? {

@@ -302,6 +302,9 @@ async fn preupload_modes() {
     app.json("POST", "/api/models/alice/demo/preupload/nope", Some(ALICE), json!({"files": []}))
         .await
         .expect_error(404, "RevisionNotFound");
+    // Preuploading is the first step of a write: a read token or another user is refused up front.
+    app.json("POST", "/api/models/alice/demo/preupload/main", Some(ALICE_READ), json!({"files": []})).await.expect(403);
+    app.json("POST", "/api/models/alice/demo/preupload/main", Some(BOB), json!({"files": []})).await.expect(403);
 }
 
 #[tokio::test]
