@@ -12,11 +12,13 @@
 //! store URL stay out; no layer records headers, so `Authorization` tokens
 //! stay out too (`request_logs_hold_no_signatures_or_tokens` checks both).
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderName, StatusCode};
@@ -24,7 +26,6 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
 use tessera_api::signing::Signer;
 use tessera_api::{App, AppState, metrics};
@@ -147,14 +148,43 @@ async fn record_http_metrics(request: Request, next: Next) -> Response {
     response.map(|body| count_bytes(body, move |n| sent.increment(n)))
 }
 
-/// `body`, unchanged, calling `count` with the length of each data frame.
-fn count_bytes(body: Body, count: impl Fn(u64) + Send + Sync + 'static) -> Body {
-    Body::new(body.map_frame(move |frame| {
-        if let Some(data) = frame.data_ref() {
-            count(data.len() as u64);
+/// `body`, unchanged (size hint included, so `Content-Length` survives),
+/// calling `count` with the length of each data frame.
+fn count_bytes(body: Body, count: impl Fn(u64) + Send + Sync + Unpin + 'static) -> Body {
+    Body::new(Counted { inner: body, count })
+}
+
+/// A body that reports the length of each data frame as it passes.
+struct Counted<F> {
+    inner: Body,
+    count: F,
+}
+
+impl<F: Fn(u64) + Unpin> http_body::Body for Counted<F> {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(data) = frame.data_ref()
+        {
+            (this.count)(data.len() as u64);
         }
-        frame
-    }))
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// `GET /ready`: 200 when the database and the blob store both answer, else
@@ -211,6 +241,7 @@ mod tests {
     use std::sync::Mutex;
 
     use axum::http::Request;
+    use http_body_util::BodyExt as _;
     use tessera_db::SqlStore;
     use tessera_storage::LocalBlobStore;
     use tower::ServiceExt as _;
@@ -285,6 +316,9 @@ mod tests {
         assert_eq!(body, json!({ "status": "ready", "database": "ok", "blob_store": "ok" }));
         let (status, body) = send(&app, get("/health")).await;
         assert_eq!((status, body.as_str()), (StatusCode::OK, "ok"));
+        // Counting body bytes keeps the exact size hint hyper derives Content-Length from.
+        let response = app.clone().oneshot(get("/health")).await.unwrap();
+        assert_eq!(http_body::Body::size_hint(response.body()).exact(), Some(2));
 
         // A file where the blob root should be: every lookup fails.
         std::fs::remove_dir_all(dir.path().join("blobs")).unwrap();
