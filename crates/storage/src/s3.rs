@@ -3,13 +3,18 @@
 //!
 //! Reads are ranged `GetObject`s streamed as they arrive; streamed writes go
 //! up as a multipart upload of [`PART_LEN`] parts (a single `PutObject` when
-//! the whole stream fits in one part), so memory stays at two parts whatever
-//! the object's size, and a failed stream aborts the upload so no object
-//! appears. Clients read xorbs through presigned `GetObject` URLs.
+//! the whole stream fits in one part), so memory stays at two parts, and a
+//! failed stream aborts the upload so no object appears. Parts double in
+//! size every 1,000, so S3's 10,000-part limit is no practical size limit. Clients read xorbs through presigned `GetObject` URLs.
 //!
 //! Credentials come from the standard AWS chain (`AWS_ACCESS_KEY_ID` /
 //! `AWS_SECRET_ACCESS_KEY`, profiles, web identity, container and instance
-//! roles); they and presigned URLs are never logged or put in errors.
+//! roles); they and presigned URLs are never logged or put in errors. The
+//! principal needs `s3:GetObject`, `s3:PutObject`, `s3:DeleteObject`,
+//! `s3:AbortMultipartUpload` and `s3:ListBucket` (without the last, S3
+//! answers 403 rather than 404 for missing objects). A lifecycle rule that
+//! expires incomplete multipart uploads catches parts an abort missed (the
+//! process died mid-upload).
 
 use std::ops::Range;
 use std::time::Duration;
@@ -31,6 +36,12 @@ use crate::{BlobStore, Result, StorageError, check_key};
 /// Size of the parts of a multipart upload (S3 wants at least 5 MiB for all
 /// but the last). A xorb (at most ~64 MiB) goes up in at most nine.
 pub const PART_LEN: usize = 8 << 20;
+
+/// The size of part `index` (from 0): [`PART_LEN`], doubling every 1,000 parts
+/// (at most 4 GiB; S3 allows 5).
+fn part_len(index: usize) -> usize {
+    PART_LEN << (index / 1000).min(9)
+}
 
 /// Where an [`S3BlobStore`] keeps its objects.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,6 +177,11 @@ impl MultipartUpload {
         })
     }
 
+    /// Parts uploaded or on their way.
+    fn started_parts(&self) -> usize {
+        self.parts.len() + usize::from(self.in_flight.is_some())
+    }
+
     /// Waits for the part in flight, if any, and records it.
     async fn settle(&mut self) -> Result<()> {
         if let Some(task) = self.in_flight.take() {
@@ -284,8 +300,12 @@ impl BlobStore for S3BlobStore {
             };
             written += piece.len() as u64;
             buffer.extend_from_slice(&piece);
-            while buffer.len() >= PART_LEN {
-                let part = buffer.split_to(PART_LEN).freeze();
+            loop {
+                let len = part_len(upload.as_ref().map_or(0, MultipartUpload::started_parts));
+                if buffer.len() < len {
+                    break;
+                }
+                let part = buffer.split_to(len).freeze();
                 let mut current = match upload.take() {
                     Some(current) => current,
                     None => MultipartUpload::start(self, key).await?,
@@ -420,6 +440,15 @@ impl BlobStore for S3BlobStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parts_grow_so_objects_fit_in_10000() {
+        assert_eq!(part_len(0), 8 << 20);
+        assert_eq!(part_len(999), 8 << 20);
+        assert_eq!(part_len(1000), 16 << 20);
+        let capacity: u64 = (0..10_000).map(|index| part_len(index) as u64).sum();
+        assert!(capacity > 5 << 40, "{capacity}");
+    }
 
     #[test]
     fn content_range_gives_the_total_size() {
