@@ -17,7 +17,8 @@ use crate::xorb_key;
 use crate::xorbs::parse_hash;
 
 /// The signed query.
-#[derive(Debug, Deserialize)]
+// No `Debug`: the signature is a capability and must never reach a log.
+#[derive(Deserialize)]
 pub struct Signed {
     start: u64,
     end: u64,

@@ -115,6 +115,7 @@ fn router(state: AppState) -> Router {
                 async move { ([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text) }
             }),
         )
+        .fallback(|| async { tessera_api::ApiError::NotFound("No such route".into()) })
         .with_state(state)
         .layer(middleware::from_fn(record_http_metrics))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
@@ -287,8 +288,9 @@ mod tests {
             .unwrap();
         let (status, _) = send(&app, upload).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
-        let (status, _) = send(&app, get(&format!("/no/such/{HASH}"))).await;
+        let (status, body) = send(&app, get(&format!("/no/such/{HASH}"))).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(body, r#"{"error":"No such route"}"#);
 
         let (status, text) = send(&app, get("/metrics")).await;
         assert_eq!(status, StatusCode::OK);
