@@ -11,8 +11,14 @@
 //! [`install`] sets up the process-wide recorder once; until it is called
 //! (in library tests, say) recording is a no-op.
 
+use std::ops::Range;
 use std::sync::OnceLock;
 use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt as _;
+use futures::stream::BoxStream;
+use tessera_storage::{BlobStore, Result as StorageResult};
 
 use metrics::{Counter, Unit, counter, describe_counter, describe_histogram, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -39,6 +45,11 @@ pub const DEDUP_BYTES_SAVED_TOTAL: &str = "dedup_bytes_saved_total";
 /// Xorb uploads refused with 503 because the per-process cap on concurrent
 /// uploads (`TESSERA_MAX_CONCURRENT_XORB_UPLOADS`) was reached.
 pub const XORB_UPLOADS_REJECTED_BUSY_TOTAL: &str = "xorb_uploads_rejected_busy_total";
+
+/// Bytes this process read from the blob store (server-side reads such as
+/// plain `resolve` downloads of Xet files; presigned downloads bypass it).
+/// Against response bytes it gives the read amplification of range reads.
+pub const BLOB_READ_BYTES_TOTAL: &str = "blob_read_bytes_total";
 
 /// The `route` label of requests that matched no route.
 pub const UNMATCHED_ROUTE: &str = "unmatched";
@@ -87,6 +98,7 @@ fn describe() {
         "Response body bytes sent, by method and route template."
     );
     describe_counter!(XORBS_STORED_TOTAL, Unit::Count, "Xorbs newly stored.");
+    describe_counter!(BLOB_READ_BYTES_TOTAL, Unit::Bytes, "Bytes read from the blob store by this process.");
     describe_counter!(XORB_BYTES_STORED_TOTAL, Unit::Bytes, "Serialized bytes of newly stored xorbs.");
     describe_counter!(
         DEDUP_BYTES_SAVED_TOTAL,
@@ -148,4 +160,86 @@ pub fn dedup_bytes_saved(bytes: u64) {
 /// Records a xorb upload refused because the server was busy.
 pub fn xorb_upload_rejected_busy() {
     counter!(XORB_UPLOADS_REJECTED_BUSY_TOTAL).increment(1);
+}
+
+/// A blob store that counts the bytes read through it ([`BLOB_READ_BYTES_TOTAL`]).
+pub struct MeteredBlobStore {
+    inner: std::sync::Arc<dyn BlobStore>,
+}
+
+impl MeteredBlobStore {
+    /// Counts the reads of `inner`.
+    pub fn new(inner: std::sync::Arc<dyn BlobStore>) -> Self {
+        Self { inner }
+    }
+}
+
+#[async_trait::async_trait]
+impl BlobStore for MeteredBlobStore {
+    async fn put(&self, key: &str, data: Bytes) -> StorageResult<()> {
+        self.inner.put(key, data).await
+    }
+
+    async fn put_stream(&self, key: &str, stream: BoxStream<'static, std::io::Result<Bytes>>) -> StorageResult<u64> {
+        self.inner.put_stream(key, stream).await
+    }
+
+    async fn get(&self, key: &str, range: Option<Range<u64>>) -> StorageResult<Bytes> {
+        let bytes = self.inner.get(key, range).await?;
+        counter!(BLOB_READ_BYTES_TOTAL).increment(bytes.len() as u64);
+        Ok(bytes)
+    }
+
+    async fn get_stream(
+        &self,
+        key: &str,
+        range: Range<u64>,
+    ) -> StorageResult<BoxStream<'static, std::io::Result<Bytes>>> {
+        let read = counter!(BLOB_READ_BYTES_TOTAL);
+        let stream = self.inner.get_stream(key, range).await?;
+        Ok(stream
+            .inspect(move |piece| {
+                if let Ok(piece) = piece {
+                    read.increment(piece.len() as u64);
+                }
+            })
+            .boxed())
+    }
+
+    async fn size(&self, key: &str) -> StorageResult<Option<u64>> {
+        self.inner.size(key).await
+    }
+
+    async fn delete(&self, key: &str) -> StorageResult<()> {
+        self.inner.delete(key).await
+    }
+
+    async fn presigned_get(&self, key: &str, expires_in: Duration) -> StorageResult<Option<String>> {
+        self.inner.presigned_get(key, expires_in).await
+    }
+
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn blob_reads_are_counted() {
+        let handle = install();
+        let dir = tempfile::tempdir().unwrap();
+        let local = tessera_storage::LocalBlobStore::open(dir.path()).await.unwrap();
+        let store = MeteredBlobStore::new(Arc::new(local));
+        store.put("k", Bytes::from_static(b"0123456789")).await.unwrap();
+        assert_eq!(store.get("k", Some(2..7)).await.unwrap(), Bytes::from_static(b"23456"));
+        let streamed: Vec<_> = store.get_stream("k", 0..10).await.unwrap().collect().await;
+        assert_eq!(streamed.iter().map(|piece| piece.as_ref().unwrap().len()).sum::<usize>(), 10);
+        let text = handle.render();
+        assert!(text.contains("blob_read_bytes_total 15"), "{text}");
+    }
 }

@@ -79,7 +79,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
 
     let state = AppState(Arc::new(App {
         db: stores.db,
-        blobs: stores.blobs,
+        blobs: Arc::new(tessera_api::metrics::MeteredBlobStore::new(stores.blobs)),
         public_url: public_url.clone(),
         signer: Signer::new(&secret),
         cas_token_ttl_secs: 3600,
