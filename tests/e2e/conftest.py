@@ -41,7 +41,7 @@ _LOG_OFFSET = pytest.StashKey[int]()
 def server(request, tessera_bin, tmp_path_factory):
     srv = TesseraServer(tessera_bin, base_dir=tmp_path_factory.mktemp("tessera-server"))
     srv.start()
-    print(f"tessera server at {srv.endpoint}, data dir {srv.data_dir}, log {srv.log_path}")
+    print(f"tessera server at {srv.endpoint} on {srv.backend.label}, data dir {srv.data_dir}, log {srv.log_path}")
     try:
         yield srv
     finally:
@@ -65,10 +65,41 @@ def _server_log_marker(request):
     yield
 
 
+# ---------------------------------------------------------------- backends
+# TESSERA_TEST_BACKEND (see backends.py) selects SQLite + local disk (default)
+# or Postgres + S3. Tests marked `postgres_s3` need the latter and are skipped
+# without it; under it they must run: a skip of one of them is a failure.
+
+from backends import POSTGRES_S3, backend_kind  # noqa: E402
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "postgres_s3: needs TESSERA_TEST_BACKEND=postgres-s3 (a shared Postgres and S3)")
+
+
+def pytest_report_header(config):
+    return f"tessera backend: {backend_kind()} (TESSERA_TEST_BACKEND)"
+
+
+def pytest_collection_modifyitems(config, items):
+    if backend_kind() == POSTGRES_S3:
+        return
+    skip = pytest.mark.skip(
+        reason="needs TESSERA_TEST_BACKEND=postgres-s3 with the services of scripts/services "
+        "(scripts/test runs it in its Postgres + S3 pass)"
+    )
+    for item in items:
+        if "postgres_s3" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
+    if report.skipped and not hasattr(report, "wasxfail") and backend_kind() == POSTGRES_S3 and "postgres_s3" in item.keywords:
+        report.outcome = "failed"
+        report.longrepr = f"{item.nodeid} was skipped under TESSERA_TEST_BACKEND=postgres-s3, where it must run: {report.longrepr}"
     if report.failed and _LOG_OFFSET in item.stash:
         srv = item.funcargs.get("server")
         if srv is not None:
@@ -80,6 +111,7 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.fixture(scope="session")
 def results_dir() -> Path:
-    """tests/e2e/.results: measured figures (JSON) for humans and CI artifacts."""
-    RESULTS_DIR.mkdir(exist_ok=True)
-    return RESULTS_DIR
+    """tests/e2e/.results (.results/postgres-s3 in that pass): measured figures (JSON) for humans and CI artifacts."""
+    path = RESULTS_DIR if backend_kind() != POSTGRES_S3 else RESULTS_DIR / POSTGRES_S3
+    path.mkdir(parents=True, exist_ok=True)
+    return path

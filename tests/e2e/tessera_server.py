@@ -10,6 +10,11 @@ known in advance. Its stderr (the server log) goes to a file; `log_tail()` and
 time, so every client scenario runs in a fresh Python subprocess
 (`run_scenario`) or as the `hf` CLI (`run_cli`), with an isolated HF_HOME,
 hub cache and Xet cache.
+
+Where the server keeps metadata and blobs follows `TESSERA_TEST_BACKEND` (see
+backends.py): by default a SQLite file and local blobs in the data dir; with
+`postgres-s3` a fresh Postgres database and S3 bucket per server, or the ones
+of another server (`TesseraServer(..., shared_with=other)`).
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from backends import Backend
+
 START_TIMEOUT_SECS = 30
 STOP_TIMEOUT_SECS = 15
 LISTENING = re.compile(r"tessera listening on (http://\S+)")
@@ -44,6 +51,10 @@ _SERVER_ENV_DROP = (
     "TESSERA_DATABASE_URL",
     "TESSERA_LISTEN",
     "TESSERA_PUBLIC_URL",
+    "TESSERA_S3_BUCKET",
+    "TESSERA_S3_ENDPOINT",
+    "TESSERA_S3_REGION",
+    "TESSERA_S3_FORCE_PATH_STYLE",
 )
 # Client settings that must never leak in from the developer's environment.
 _CLIENT_ENV_PREFIXES = ("HF_", "HUGGINGFACE_", "XET_")
@@ -74,8 +85,24 @@ class TesseraServer:
     ...     server.endpoint, server.users["alice"].token, server.stats()
     """
 
-    def __init__(self, binary: Path, base_dir: Path | None = None, users: tuple[tuple[str, bool], ...] = (("alice", True), ("bob", False))):
+    def __init__(
+        self,
+        binary: Path,
+        base_dir: Path | None = None,
+        users: tuple[tuple[str, bool], ...] = (("alice", True), ("bob", False)),
+        *,
+        backend: Backend | None = None,
+        shared_with: "TesseraServer | None" = None,
+    ):
+        """`backend`: where metadata and blobs live (default: a fresh one of
+        TESSERA_TEST_BACKEND); `shared_with`: another server whose database,
+        blob store and users this one shares (its own data dir and port)."""
         self.binary = Path(binary)
+        if shared_with is not None:
+            if shared_with.backend.kind == "sqlite-disk":
+                raise ValueError("servers can share a Postgres database and S3 bucket only (TESSERA_TEST_BACKEND=postgres-s3)")
+            backend = shared_with.backend
+        self.backend = backend if backend is not None else Backend.fresh()
         self._own_tmp = None
         if base_dir is None:
             self._own_tmp = tempfile.TemporaryDirectory(prefix="tessera-e2e-")
@@ -83,13 +110,17 @@ class TesseraServer:
         self.base_dir = Path(base_dir)
         self.data_dir = self.base_dir / "data"
         self.log_path = self.base_dir / "server.log"
-        self.users: dict[str, User] = {name: User(name, random_token(), admin) for name, admin in users}
+        if shared_with is not None:
+            self.users: dict[str, User] = dict(shared_with.users)
+        else:
+            self.users = {name: User(name, random_token(), admin) for name, admin in users}
         self.endpoint: str | None = None
         self.stdout_lines: list[str] = []
         self._proc: subprocess.Popen | None = None
         self._log_file = None
         self._stdout_thread: threading.Thread | None = None
-        self._users_created = False
+        # Users live in the database: created once per database.
+        self._users_created = shared_with is not None
 
     # ------------------------------------------------------------ lifecycle
     def _env(self) -> dict[str, str]:
@@ -97,6 +128,7 @@ class TesseraServer:
         env.setdefault("TESSERA_LOG", DEFAULT_SERVER_LOG)
         env.setdefault("RUST_BACKTRACE", "1")
         env["NO_COLOR"] = "1"  # plain-text log file
+        env.update(self.backend.server_env)
         return env
 
     def _admin(self, *args: str) -> str:
