@@ -99,9 +99,16 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    let store = &cli.store;
     let result = match cli.command {
         Command::Xet(XetCommand::Hash { files }) => xet_hash::run(&files),
-        command => run_async(&cli.store, command),
+        Command::Serve(serve) => block_on(async { serve::run(Settings::resolve(store, Some(&serve))?).await }),
+        Command::Migrate => block_on(async {
+            stores::open(&Settings::resolve(store, None)?).await?;
+            println!("migrations applied");
+            Ok(())
+        }),
+        Command::Admin(admin) => block_on(run_admin(store, admin)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -112,29 +119,20 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_async(store: &StoreArgs, command: Command) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(async {
-        match command {
-            Command::Serve(serve) => serve::run(Settings::resolve(store, Some(&serve))?).await,
-            Command::Migrate => {
-                stores::open(&Settings::resolve(store, None)?).await?;
-                println!("migrations applied");
-                Ok(())
-            }
-            Command::Admin(admin) => {
-                let stores = stores::open(&Settings::resolve(store, None)?).await?;
-                match admin {
-                    AdminCommand::User(UserCommand::Create { name, admin, token }) => {
-                        admin::create_user(&stores, &name, admin, token).await
-                    }
-                    AdminCommand::Token(TokenCommand::Create { user, scope, name }) => {
-                        let scope = TokenScope::parse(&scope).unwrap_or(TokenScope::Read);
-                        admin::create_token(&stores, &user, scope, &name).await
-                    }
-                }
-            }
-            Command::Xet(_) => unreachable!("handled without a runtime"),
+/// Runs an async command to completion on a fresh runtime.
+fn block_on(command: impl Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
+    tokio::runtime::Runtime::new()?.block_on(command)
+}
+
+async fn run_admin(store: &StoreArgs, command: AdminCommand) -> anyhow::Result<()> {
+    let stores = stores::open(&Settings::resolve(store, None)?).await?;
+    match command {
+        AdminCommand::User(UserCommand::Create { name, admin, token }) => {
+            admin::create_user(&stores, &name, admin, token).await
         }
-    })
+        AdminCommand::Token(TokenCommand::Create { user, scope, name }) => {
+            let scope = TokenScope::parse(&scope).unwrap_or(TokenScope::Read);
+            admin::create_token(&stores, &user, scope, &name).await
+        }
+    }
 }
