@@ -149,12 +149,6 @@ def test_upload_through_one_downloads_through_the_other(pair, uploaded, tmp_path
     scenario(b, tmp_path, "download_via_b", DOWNLOAD_ALL, params={"repo": uploaded, "files": FILES})
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="server bug (crates/hub/src/commits.rs): a commit without parent_commit retries its ref "
-    "compare-and-swap only COMMIT_ATTEMPTS=5 times, back to back, then answers 412; with 20 concurrent "
-    "committers 3-9 of 20 get 412 (seen on SQLite with one server and on Postgres with two)",
-)
 def test_concurrent_commits_split_across_both_servers_all_land(pair, uploaded, tmp_path):
     a, b = pair
     scenario(

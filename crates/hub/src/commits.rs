@@ -30,8 +30,13 @@ const LFS_SIZE_THRESHOLD: u64 = 10 * 1024 * 1024;
 /// Commits per page of the history listing.
 const COMMITS_PAGE: usize = 100;
 
-/// How often a commit without `parentCommit` is rebuilt on a branch that moved meanwhile.
-const COMMIT_ATTEMPTS: usize = 5;
+/// How often a commit without `parentCommit` is rebuilt on a branch that moved
+/// meanwhile (concurrent writers, possibly in other processes), and how often a
+/// pull request number is re-allocated.
+const COMMIT_ATTEMPTS: u32 = 64;
+
+/// Longest pause between two attempts, milliseconds.
+const MAX_BACKOFF_MS: u64 = 250;
 
 /// HF's wording when `parentCommit` is not the branch head.
 const BRANCH_MOVED: &str = "The branch was updated since you opened this page. Please refresh and try again.";
@@ -212,6 +217,7 @@ pub async fn create_commit(
             if parent.is_some() || attempt >= COMMIT_ATTEMPTS {
                 return Err(ApiError::PreconditionFailed(BRANCH_MOVED.into()));
             }
+            back_off(attempt).await;
             head = db.ref_target(repo.id, &ref_name).await?.ok_or_else(|| ApiError::RevisionNotFound(rev.into()))?;
             tracing::debug!(repo.id = repo.id, git.ref = %ref_name, attempt, "branch moved; rebuilding the commit");
         }
@@ -228,9 +234,20 @@ pub async fn create_commit(
     Ok(Json(commit_response(&state, &repo, &built, pull_request)))
 }
 
+/// Waits before attempt `attempt + 1` after losing a ref race: a random pause
+/// whose bound doubles per attempt up to [`MAX_BACKOFF_MS`], so writers that
+/// collided spread out instead of colliding again.
+async fn back_off(attempt: u32) {
+    let bound = (1u64 << attempt.min(16)).min(MAX_BACKOFF_MS);
+    tokio::time::sleep(std::time::Duration::from_millis(rand::random_range(1..=bound))).await;
+}
+
 /// Creates `refs/pr/N` at `commit` with the next free N.
 async fn open_pull_request(db: &dyn MetadataStore, repo_id: i64, commit: ObjectId) -> ApiResult<u64> {
-    for _ in 0..COMMIT_ATTEMPTS {
+    for attempt in 1..=COMMIT_ATTEMPTS {
+        if attempt > 1 {
+            back_off(attempt).await;
+        }
         let highest = db
             .refs(repo_id)
             .await?

@@ -136,7 +136,7 @@ async fn parent_commit_and_concurrent_writers() {
         .expect(200);
 
     // Writers without a parent commit are rebuilt on the moved branch: nobody loses.
-    let writers = (0..6).map(|i| {
+    let writers = (0..20).map(|i| {
         let app = &app;
         async move {
             let name = format!("w{i}.txt");
@@ -147,11 +147,11 @@ async fn parent_commit_and_concurrent_writers() {
         reply.expect(200);
     }
     let paths = tree_paths(&app, "main").await;
-    for i in 0..6 {
+    for i in 0..20 {
         assert!(paths.contains(&format!("w{i}.txt")), "{paths:?}");
     }
     let history = app.get("/api/models/alice/demo/commits/main", None).await.expect(200).json();
-    assert_eq!(history.as_array().unwrap().len(), 1 + 2 + 6);
+    assert_eq!(history.as_array().unwrap().len(), 1 + 2 + 20);
 }
 
 #[tokio::test]
