@@ -41,9 +41,35 @@ impl Deref for AppState {
     }
 }
 
+impl AppState {
+    /// The state of a server: CAS tokens and data URLs live one hour, and
+    /// `max_concurrent_xorb_uploads` xorb uploads may be in flight at once.
+    pub fn new(
+        db: Arc<dyn MetadataStore>,
+        blobs: Arc<dyn BlobStore>,
+        public_url: String,
+        secret: &[u8],
+        max_concurrent_xorb_uploads: usize,
+    ) -> Self {
+        Self(Arc::new(App {
+            db,
+            blobs,
+            public_url,
+            signer: Signer::new(secret),
+            cas_token_ttl_secs: App::DEFAULT_TTL_SECS,
+            data_url_ttl_secs: App::DEFAULT_TTL_SECS,
+            xorb_uploads: Semaphore::new(max_concurrent_xorb_uploads),
+        }))
+    }
+}
+
 impl App {
     /// Default cap on concurrent xorb uploads per process.
     pub const DEFAULT_MAX_CONCURRENT_XORB_UPLOADS: usize = 8;
+
+    /// Lifetime of CAS tokens and data URLs, seconds: well past hf_xet's
+    /// 30-second refresh margin.
+    pub const DEFAULT_TTL_SECS: i64 = 3600;
 
     /// `{public_url}{path}`; `path` starts with `/`.
     pub fn url(&self, path: &str) -> String {

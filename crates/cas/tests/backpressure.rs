@@ -9,12 +9,11 @@ use axum::http::header::RETRY_AFTER;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt as _;
 use serde_json::Value;
-use tessera_api::signing::{CasGrant, Signer};
-use tessera_api::{App, AppState};
+use tessera_api::AppState;
+use tessera_api::signing::CasGrant;
 use tessera_db::{MetadataStore, NewRepo, RepoType, SqlStore};
 use tessera_formats::xorb::XorbBuilder;
 use tessera_storage::LocalBlobStore;
-use tokio::sync::Semaphore;
 use tower::ServiceExt as _;
 
 #[tokio::test]
@@ -32,15 +31,7 @@ async fn uploads_past_the_cap_get_503_with_retry_after_then_succeed() {
     };
     let repo_id = db.create_repo(&repo).await.unwrap().id;
     let blobs = LocalBlobStore::open(dir.path().join("blobs")).await.unwrap();
-    let state = AppState(Arc::new(App {
-        db: Arc::new(db),
-        blobs: Arc::new(blobs),
-        public_url: "http://127.0.0.1:9".into(),
-        signer: Signer::new(b"test secret"),
-        cas_token_ttl_secs: 3600,
-        data_url_ttl_secs: 3600,
-        xorb_uploads: Semaphore::new(1),
-    }));
+    let state = AppState::new(Arc::new(db), Arc::new(blobs), "http://127.0.0.1:9".into(), b"test secret", 1);
     let router = tessera_cas::router().with_state(state.clone());
     let token = state.signer.cas_token(&CasGrant { repo_id, write: true, expires_at: i64::MAX });
 

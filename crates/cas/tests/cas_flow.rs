@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt as _;
 use serde_json::Value;
-use tessera_api::signing::{CasGrant, Signer};
+use tessera_api::signing::CasGrant;
 use tessera_api::{App, AppState};
 use tessera_db::{MetadataStore, NewRepo, RepoType, SqlStore, XetFile};
 use tessera_formats::MerkleHash;
@@ -45,15 +45,13 @@ async fn harness() -> Harness {
         repo_ids.push(db.create_repo(&repo).await.unwrap().id);
     }
     let blobs = LocalBlobStore::open(dir.path().join("blobs")).await.unwrap();
-    let state = AppState(Arc::new(App {
-        db: Arc::new(db),
-        blobs: Arc::new(blobs),
-        public_url: "http://127.0.0.1:9".into(),
-        signer: Signer::new(b"test secret"),
-        cas_token_ttl_secs: 3600,
-        data_url_ttl_secs: 3600,
-        xorb_uploads: tokio::sync::Semaphore::new(App::DEFAULT_MAX_CONCURRENT_XORB_UPLOADS),
-    }));
+    let state = AppState::new(
+        Arc::new(db),
+        Arc::new(blobs),
+        "http://127.0.0.1:9".into(),
+        b"test secret",
+        App::DEFAULT_MAX_CONCURRENT_XORB_UPLOADS,
+    );
     let router = tessera_cas::router().with_state(state.clone());
     Harness { _dir: dir, state, router, repo_a: repo_ids[0], repo_b: repo_ids[1] }
 }

@@ -27,8 +27,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
-use tessera_api::signing::Signer;
-use tessera_api::{App, AppState, metrics};
+use tessera_api::{AppState, metrics};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -77,15 +76,13 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         );
     }
 
-    let state = AppState(Arc::new(App {
-        db: stores.db,
-        blobs: Arc::new(tessera_api::metrics::MeteredBlobStore::new(stores.blobs)),
-        public_url: public_url.clone(),
-        signer: Signer::new(&secret),
-        cas_token_ttl_secs: 3600,
-        data_url_ttl_secs: 3600,
-        xorb_uploads: tokio::sync::Semaphore::new(settings.max_concurrent_xorb_uploads),
-    }));
+    let state = AppState::new(
+        stores.db,
+        Arc::new(tessera_api::metrics::MeteredBlobStore::new(stores.blobs)),
+        public_url.clone(),
+        &secret,
+        settings.max_concurrent_xorb_uploads,
+    );
     let metrics_handle = metrics::install();
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(METRICS_UPKEEP_INTERVAL);
@@ -255,15 +252,7 @@ mod tests {
     async fn state(dir: &std::path::Path) -> AppState {
         let db = SqlStore::connect(&format!("sqlite://{}?mode=rwc", dir.join("t.db").display())).await.unwrap();
         let blobs = LocalBlobStore::open(dir.join("blobs")).await.unwrap();
-        AppState(Arc::new(App {
-            db: Arc::new(db),
-            blobs: Arc::new(blobs),
-            public_url: "http://127.0.0.1:9".into(),
-            signer: Signer::new(b"test secret"),
-            cas_token_ttl_secs: 3600,
-            data_url_ttl_secs: 3600,
-            xorb_uploads: tokio::sync::Semaphore::new(1),
-        }))
+        AppState::new(Arc::new(db), Arc::new(blobs), "http://127.0.0.1:9".into(), b"test secret", 1)
     }
 
     async fn send(app: &Router, request: Request<Body>) -> (StatusCode, String) {

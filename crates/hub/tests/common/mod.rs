@@ -12,7 +12,6 @@ use base64::Engine as _;
 use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
 use tessera_api::auth::hash_token;
-use tessera_api::signing::Signer;
 use tessera_api::{App, AppState};
 use tessera_db::{MetadataStore, Repo, RepoType, SqlStore, TokenScope, XetFile};
 use tessera_formats::hash::sha256_hash;
@@ -98,15 +97,13 @@ impl TestApp {
             }
         }
         let blobs = LocalBlobStore::open(dir.path().join("blobs")).await.unwrap();
-        let state = AppState(Arc::new(App {
-            db: Arc::new(db),
-            blobs: Arc::new(blobs),
-            public_url: PUBLIC_URL.into(),
-            signer: Signer::new(b"test secret"),
-            cas_token_ttl_secs: 3600,
-            data_url_ttl_secs: 3600,
-            xorb_uploads: tokio::sync::Semaphore::new(App::DEFAULT_MAX_CONCURRENT_XORB_UPLOADS),
-        }));
+        let state = AppState::new(
+            Arc::new(db),
+            Arc::new(blobs),
+            PUBLIC_URL.into(),
+            b"test secret",
+            App::DEFAULT_MAX_CONCURRENT_XORB_UPLOADS,
+        );
         let router = tessera_hub::router().merge(tessera_cas::router()).with_state(state.clone());
         Self { _dir: dir, state, router }
     }
