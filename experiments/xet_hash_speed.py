@@ -41,38 +41,11 @@ from pathlib import Path
 
 import hf_xet
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from steel_thread_speed import default_bin, ensure_file  # noqa: E402  (shared with the sibling experiment)
+
 MIB = 1024 * 1024
 GIB = 1024 * MIB
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-def default_bin() -> Path:
-    if os.environ.get("TESSERA_BIN"):
-        return Path(os.environ["TESSERA_BIN"])
-    try:
-        meta = subprocess.run(
-            ["cargo", "metadata", "--format-version", "1", "--no-deps"],
-            cwd=REPO_ROOT, capture_output=True, text=True, check=True,
-        )
-        target = Path(json.loads(meta.stdout)["target_directory"])
-    except (OSError, subprocess.CalledProcessError):
-        target = Path(os.environ.get("CARGO_TARGET_DIR", REPO_ROOT / "target"))
-    return target / "release" / "tessera"
-
-
-def ensure_file(path: Path, size: int) -> None:
-    if path.exists() and path.stat().st_size == size:
-        print(f"reusing {path} ({size} bytes)")
-        return
-    print(f"writing {size} random bytes to {path} ...", flush=True)
-    start = time.perf_counter()
-    with open(path, "wb") as f:
-        remaining = size
-        while remaining:
-            n = min(remaining, 16 * MIB)
-            f.write(os.urandom(n))
-            remaining -= n
-    print(f"  done in {time.perf_counter() - start:.1f} s")
 
 
 def warm_up(path: Path) -> None:
