@@ -104,6 +104,7 @@ fn router(state: AppState) -> Router {
     let prometheus = metrics::install();
     tessera_hub::router()
         .merge(tessera_cas::router())
+        .merge(tessera_lfs::router())
         .route("/ready", get(ready))
         .route(
             "/metrics",
