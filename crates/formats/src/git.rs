@@ -318,6 +318,18 @@ pub struct LfsPointer {
     pub size: u64,
 }
 
+/// The digest bytes of an LFS oid: exactly 64 lowercase hex digits.
+pub fn parse_lfs_oid(oid: &str) -> Option<[u8; 32]> {
+    if oid.len() != 64 || !oid.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        return None;
+    }
+    let mut raw = [0u8; 32];
+    for (i, byte) in raw.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&oid[i * 2..i * 2 + 2], 16).ok()?;
+    }
+    Some(raw)
+}
+
 /// Pointers are far smaller than this; anything larger is ordinary content.
 pub const MAX_POINTER_LEN: usize = 1024;
 
@@ -412,8 +424,12 @@ mod tests {
             std::str::from_utf8(&bytes).unwrap(),
             "version https://git-lfs.github.com/spec/v1\noid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 12345\n"
         );
-        assert_eq!(LfsPointer::parse(&bytes), Some(pointer));
+        assert_eq!(LfsPointer::parse(&bytes), Some(pointer.clone()));
         assert_eq!(LfsPointer::parse(b"hello"), None);
+        let raw = parse_lfs_oid(&pointer.sha256).unwrap();
+        assert_eq!((raw[0], raw[31]), (0x4d, 0x93));
+        assert_eq!(parse_lfs_oid(&pointer.sha256.to_uppercase()), None);
+        assert_eq!(parse_lfs_oid("abc"), None);
         assert_eq!(LfsPointer::parse(&bytes[..bytes.len() - 1]), None);
     }
 }

@@ -16,12 +16,12 @@ use tessera_api::auth::Caller;
 use tessera_api::time::{iso8601, now_ms, now_secs};
 use tessera_api::{ApiError, ApiResult, AppState};
 use tessera_db::{MetadataStore, Repo};
-use tessera_formats::git::{LfsPointer, ObjectId};
+use tessera_formats::git::{LfsPointer, ObjectId, parse_lfs_oid};
 
 use crate::extract::{RepoPath, flag, next_link, normalize_repo_path, page_bounds, parse_json};
 use crate::repo_model::attributes::Attributes;
 use crate::repo_model::edit::{BuiltCommit, GITATTRIBUTES, Operation, build_commit};
-use crate::repo_model::tree::{Describer, lookup, sha256_bytes};
+use crate::repo_model::tree::{Describer, lookup};
 use crate::repo_model::{self, MAIN_BRANCH, first_parent_history, load, resolve_revision, signature_for};
 
 /// Files above this size always go to LFS/Xet (HF's 10 MiB).
@@ -144,7 +144,7 @@ async fn lfs_operation(db: &dyn MetadataStore, repo: &Repo, path: String, file: 
         return Err(ApiError::Unprocessable(format!("Unsupported LFS hash algorithm for {path}")));
     }
     let sha256 = file.oid.to_ascii_lowercase();
-    let raw = sha256_bytes(&sha256)
+    let raw = parse_lfs_oid(&sha256)
         .ok_or_else(|| ApiError::Unprocessable(format!("Invalid sha256 oid {:?} for {path}", file.oid)))?;
     let Some((xet_hash, size)) = db.repo_file_by_sha256(repo.id, &raw).await? else {
         return Err(ApiError::Unprocessable(format!(

@@ -15,8 +15,7 @@ use tessera_api::auth::Caller;
 use tessera_api::time::now_secs;
 use tessera_api::{ApiError, ApiResult, AppState};
 use tessera_db::{Repo, RepoType};
-
-use crate::objects::sha256_bytes;
+use tessera_formats::git::parse_lfs_oid;
 
 /// The media type of every LFS API body.
 pub const LFS_MEDIA_TYPE: &str = "application/vnd.git-lfs+json";
@@ -81,7 +80,7 @@ pub async fn batch(
 
 /// One object of the answer: its actions, or an error.
 async fn describe(state: &AppState, repo: &Repo, object: &ObjectSpec, upload: bool) -> ApiResult<Value> {
-    let Some(digest) = sha256_bytes(&object.oid) else {
+    let Some(digest) = parse_lfs_oid(&object.oid) else {
         return Ok(json!({
             "oid": object.oid, "size": object.size,
             "error": { "code": 422, "message": "oid must be a lowercase hex sha256" },

@@ -21,6 +21,7 @@ use tessera_cas::xorb_key;
 use tessera_db::XetFile;
 use tessera_formats::MerkleHash;
 use tessera_formats::file::FileHasher;
+use tessera_formats::git::parse_lfs_oid;
 use tessera_formats::shard::FileTerm;
 use tessera_formats::xorb::XorbBuilder;
 
@@ -35,21 +36,9 @@ pub struct Signed {
     sig: String,
 }
 
-/// The raw digest of 64 lowercase hex digits.
-pub fn sha256_bytes(hex: &str) -> Option<[u8; 32]> {
-    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
-        return None;
-    }
-    let mut raw = [0u8; 32];
-    for (i, byte) in raw.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&hex[i * 2..i * 2 + 2], 16).ok()?;
-    }
-    Some(raw)
-}
-
 fn check(state: &AppState, action: &str, repo_id: i64, oid: &str, signed: &Signed) -> ApiResult<[u8; 32]> {
     match state.signer.verify_lfs(action, repo_id, oid, signed.size, signed.exp, &signed.sig, now_secs()) {
-        Ok(()) => sha256_bytes(oid).ok_or_else(|| ApiError::BadRequest("invalid oid".into())),
+        Ok(()) => parse_lfs_oid(oid).ok_or_else(|| ApiError::BadRequest("invalid oid".into())),
         Err(SignatureError::Expired) => Err(ApiError::Forbidden("LFS link expired".into())),
         Err(SignatureError::Invalid) => Err(ApiError::Forbidden("invalid LFS link signature".into())),
     }

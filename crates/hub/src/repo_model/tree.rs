@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use tessera_api::{ApiError, ApiResult};
 use tessera_db::MetadataStore;
 use tessera_formats::MerkleHash;
-use tessera_formats::git::{EntryMode, LfsPointer, MAX_POINTER_LEN, ObjectId};
+use tessera_formats::git::{EntryMode, LfsPointer, MAX_POINTER_LEN, ObjectId, parse_lfs_oid};
 
 use super::{load, load_tree};
 
@@ -103,18 +103,6 @@ pub struct LfsDetails {
     pub xet_hash: Option<MerkleHash>,
 }
 
-/// Raw digest bytes of 64 hex digits.
-pub fn sha256_bytes(hex: &str) -> Option<[u8; 32]> {
-    if hex.len() != 64 || !hex.is_ascii() {
-        return None;
-    }
-    let mut raw = [0u8; 32];
-    for (i, byte) in raw.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&hex[i * 2..i * 2 + 2], 16).ok()?;
-    }
-    Some(raw)
-}
-
 /// Describes files, remembering blobs already seen in this request.
 pub struct Describer<'a> {
     db: &'a dyn MetadataStore,
@@ -147,7 +135,7 @@ impl<'a> Describer<'a> {
         let blob = load(self.db, &blob_id).await?;
         let details = match LfsPointer::parse(&blob.data) {
             Some(pointer) => {
-                let xet_hash = match sha256_bytes(&pointer.sha256) {
+                let xet_hash = match parse_lfs_oid(&pointer.sha256) {
                     Some(raw) => self.db.repo_file_by_sha256(self.repo_id, &raw).await?.map(|(hash, _)| hash),
                     None => None,
                 };
