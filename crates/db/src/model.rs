@@ -102,6 +102,15 @@ impl RepoType {
         }
     }
 
+    /// The type a web, file or git URL path names by its prefix
+    /// (`/datasets/…`, `/spaces/…`, anything else a model).
+    pub fn from_url_path(path: &str) -> Self {
+        Self::ALL
+            .into_iter()
+            .find(|t| !t.url_prefix().is_empty() && path.trim_start_matches('/').starts_with(t.url_prefix()))
+            .unwrap_or(Self::Model)
+    }
+
     /// The prefix of file and web URLs: empty for models.
     pub fn url_prefix(self) -> &'static str {
         match self {

@@ -29,6 +29,12 @@ async fn metadata_story() {
     assert_eq!((user.id, found.id, found.scope), (alice.id, token.id, TokenScope::Write));
     assert!(db.token_by_hash(b"other").await.unwrap().is_none());
 
+    // Repo types from URL paths.
+    assert_eq!(RepoType::from_url_path("/datasets/{namespace}/{name}/resolve"), RepoType::Dataset);
+    assert_eq!(RepoType::from_url_path("/spaces/a/b.git/info/lfs/objects/batch"), RepoType::Space);
+    assert_eq!(RepoType::from_url_path("/{namespace}/{name}/resolve"), RepoType::Model);
+    assert_eq!(RepoType::from_url_path("/datasetsfoo/x"), RepoType::Model);
+
     // Repos.
     let new = NewRepo {
         repo_type: RepoType::Model,

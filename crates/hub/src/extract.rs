@@ -68,16 +68,7 @@ impl FromRequestParts<AppState> for RepoPath {
             .map_err(|rejection| ApiError::BadRequest(format!("Invalid path: {rejection}")))?;
         let repo_type = match params.get("repo_type") {
             Some(plural) => RepoType::from_plural(plural).ok_or(ApiError::RepoNotFound)?,
-            None => {
-                let template = parts.extensions.get::<MatchedPath>().map_or("", MatchedPath::as_str);
-                if template.starts_with("/datasets/") {
-                    RepoType::Dataset
-                } else if template.starts_with("/spaces/") {
-                    RepoType::Space
-                } else {
-                    RepoType::Model
-                }
-            }
+            None => RepoType::from_url_path(parts.extensions.get::<MatchedPath>().map_or("", MatchedPath::as_str)),
         };
         let get = |key: &str| params.get(key).cloned().ok_or(ApiError::RepoNotFound);
         Ok(Self { repo_type, namespace: get("namespace")?, name: get("name")?, params })

@@ -45,13 +45,7 @@ pub async fn batch(
     Path(params): Path<HashMap<String, String>>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let repo_type = if matched.as_str().starts_with("/datasets/") {
-        RepoType::Dataset
-    } else if matched.as_str().starts_with("/spaces/") {
-        RepoType::Space
-    } else {
-        RepoType::Model
-    };
+    let repo_type = RepoType::from_url_path(matched.as_str());
     let namespace = params.get("namespace").map_or("", String::as_str);
     let name = params.get("repo").map_or("", String::as_str);
     let name = name.strip_suffix(".git").unwrap_or(name);
