@@ -1,12 +1,13 @@
 //! What every HTTP surface (CAS, Hub, git, web) shares: the application
 //! state, the one API error type with HF's `X-Error-Code`/`X-Error-Message`
 //! headers, authentication of users, access rules for repos, the signed
-//! tokens and URLs of the Xet CAS, and the one declaration of every metric.
+//! tokens and URLs of the Xet CAS, the rules every commit obeys ([`policy`]), and the one declaration of every metric.
 
 pub mod access;
 pub mod auth;
 pub mod error;
 pub mod metrics;
+pub mod policy;
 pub mod range;
 pub mod signing;
 pub mod state;

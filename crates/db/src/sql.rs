@@ -53,6 +53,14 @@ impl SqlStore {
     }
 }
 
+/// Ids per `IN (…)` query: well under SQLite's and Postgres' bind limits.
+const ID_BATCH: usize = 500;
+
+/// `$1, $2, … $n`.
+fn placeholders(n: usize) -> String {
+    (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
 fn corrupt(what: impl Into<String>) -> DbError {
     DbError::Corrupt(what.into())
 }
@@ -359,6 +367,41 @@ impl MetadataStore for SqlStore {
             .fetch_optional(&self.pool)
             .await?;
         row.map(|row| Ok(row.try_get::<i64, _>("size")? as u64)).transpose()
+    }
+
+    async fn objects(&self, ids: &[ObjectId]) -> Result<Vec<GitObject>> {
+        let mut found = Vec::with_capacity(ids.len());
+        for batch in ids.chunks(ID_BATCH) {
+            let sql = format!("SELECT oid, kind, data FROM git_objects WHERE oid IN ({})", placeholders(batch.len()));
+            let mut query = sqlx::query(&sql);
+            for id in batch {
+                query = query.bind(id.as_bytes().to_vec());
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                let kind: String = row.try_get("kind")?;
+                found.push(GitObject {
+                    id: oid_from(&row.try_get::<Vec<u8>, _>("oid")?)?,
+                    kind: ObjectKind::parse(&kind).ok_or_else(|| corrupt(format!("object kind {kind}")))?,
+                    data: row.try_get("data")?,
+                });
+            }
+        }
+        Ok(found)
+    }
+
+    async fn existing_objects(&self, ids: &[ObjectId]) -> Result<Vec<ObjectId>> {
+        let mut found = Vec::with_capacity(ids.len());
+        for batch in ids.chunks(ID_BATCH) {
+            let sql = format!("SELECT oid FROM git_objects WHERE oid IN ({})", placeholders(batch.len()));
+            let mut query = sqlx::query(&sql);
+            for id in batch {
+                query = query.bind(id.as_bytes().to_vec());
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                found.push(oid_from(&row.try_get::<Vec<u8>, _>("oid")?)?);
+            }
+        }
+        Ok(found)
     }
 
     async fn refs(&self, repo_id: i64) -> Result<Vec<(String, ObjectId)>> {

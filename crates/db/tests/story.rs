@@ -57,6 +57,12 @@ async fn metadata_story() {
     assert_eq!(db.object(&blob.id).await.unwrap().unwrap(), blob);
     assert_eq!(db.object_size(&blob.id).await.unwrap(), Some(6));
     assert_eq!(db.object_size(&GitObject::new(ObjectKind::Blob, Vec::new()).id).await.unwrap(), None);
+    // Batch reads return the stored ones among many ids (more than one IN batch).
+    let absent: Vec<_> = (0..700u32).map(|i| GitObject::new(ObjectKind::Blob, i.to_le_bytes().to_vec()).id).collect();
+    let asked: Vec<_> = absent.iter().copied().chain([blob.id]).collect();
+    assert_eq!(db.existing_objects(&asked).await.unwrap(), vec![blob.id]);
+    assert_eq!(db.objects(&asked).await.unwrap(), vec![blob.clone()]);
+    assert!(db.objects(&[]).await.unwrap().is_empty());
     let other = GitObject::new(ObjectKind::Blob, b"other\n".to_vec());
     assert!(db.update_ref(repo.id, "refs/heads/main", None, Some(blob.id)).await.unwrap());
     assert!(!db.update_ref(repo.id, "refs/heads/main", None, Some(other.id)).await.unwrap());

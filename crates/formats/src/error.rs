@@ -92,6 +92,15 @@ pub enum FormatError {
         reason: String,
     },
 
+    /// A git packfile is not valid.
+    #[error("invalid git pack at byte {offset}: {reason}")]
+    InvalidPack {
+        /// Byte offset of the entry (or structure) at fault.
+        offset: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
+
     /// Compressing a chunk failed (an internal error of the LZ4 encoder).
     #[error("compression failed: {reason}")]
     Compression {

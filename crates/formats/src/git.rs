@@ -309,6 +309,21 @@ impl Commit {
     }
 }
 
+/// Validates a branch or tag name the way `git check-ref-format` would.
+pub fn valid_ref_component(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 256
+        && !name.starts_with(['-', '/', '.'])
+        && !name.ends_with(['/', '.'])
+        && !name.ends_with(".lock")
+        && !name.contains("..")
+        && !name.contains("//")
+        && !name.contains("@{")
+        && name != "@"
+        && !name.split('/').any(|part| part.starts_with('.') || part.ends_with(".lock"))
+        && !name.chars().any(|c| c.is_control() || c.is_whitespace() || "~^:?*[\\".contains(c))
+}
+
 /// A Git LFS pointer: the small blob that stands in the tree for a large file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LfsPointer {

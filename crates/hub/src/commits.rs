@@ -13,6 +13,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tessera_api::auth::Caller;
+use tessera_api::policy;
 use tessera_api::time::{iso8601, now_ms, now_secs};
 use tessera_api::{ApiError, ApiResult, AppState};
 use tessera_db::{MetadataStore, Repo};
@@ -115,7 +116,11 @@ async fn parse_commit(db: &dyn MetadataStore, repo: &Repo, body: &[u8]) -> ApiRe
                     Some("utf-8" | "utf8") => file.content.into_bytes(),
                     Some(other) => return Err(ApiError::BadRequest(format!("Unknown encoding {other:?}"))),
                 };
-                operations.push(Operation::Upsert { path: normalize_repo_path(&file.path)?, content, lfs: false });
+                let path = normalize_repo_path(&file.path)?;
+                if let Some(violation) = policy::check_file(db, repo.id, &path, &content).await? {
+                    return Err(ApiError::Unprocessable(violation.to_string()));
+                }
+                operations.push(Operation::Upsert { path, content, lfs: false });
             }
             "lfsFile" => {
                 let file: LfsFileLine = field("lfsFile", line.value)?;

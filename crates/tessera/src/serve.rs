@@ -91,7 +91,10 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             metrics_handle.run_upkeep();
         }
     });
-    let app = router(state);
+    let git_cache = tessera_git::RepoCache::new(settings.data_dir.join("cache").join("git"));
+    let git_version = git_cache.git_version().await?;
+    tracing::info!(git.version = %git_version, "git found");
+    let app = router(state, git_cache);
 
     // The first stdout line tests read to find the port.
     println!("tessera listening on {public_url}");
@@ -100,11 +103,13 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
 }
 
 /// Every route of the server with its layers (see the module docs).
-fn router(state: AppState) -> Router {
+fn router(state: AppState, git_cache: tessera_git::RepoCache) -> Router {
     let prometheus = metrics::install();
+    let pack_jobs = std::thread::available_parallelism().map_or(2, |cores| cores.get() * 2);
     tessera_hub::router()
         .merge(tessera_cas::router())
         .merge(tessera_lfs::router())
+        .merge(tessera_git::router(git_cache, pack_jobs))
         .route("/ready", get(ready))
         .route(
             "/metrics",
@@ -270,7 +275,7 @@ mod tests {
     #[tokio::test]
     async fn metrics_are_labelled_by_route_template() {
         let dir = tempfile::tempdir().unwrap();
-        let app = router(state(dir.path()).await);
+        let app = router(state(dir.path()).await, tessera_git::RepoCache::new(dir.path().join("git")));
         let upload = Request::builder()
             .method("POST")
             .uri(format!("/v1/xorbs/default/{HASH}"))
@@ -301,7 +306,7 @@ mod tests {
     #[tokio::test]
     async fn ready_names_the_store_that_fails() {
         let dir = tempfile::tempdir().unwrap();
-        let app = router(state(dir.path()).await);
+        let app = router(state(dir.path()).await, tessera_git::RepoCache::new(dir.path().join("git")));
         let (status, body) = send(&app, get("/ready")).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let body: Value = serde_json::from_str(&body).unwrap();
@@ -339,7 +344,7 @@ mod tests {
     #[tokio::test]
     async fn request_logs_hold_no_signatures_or_tokens() {
         let dir = tempfile::tempdir().unwrap();
-        let app = router(state(dir.path()).await);
+        let app = router(state(dir.path()).await, tessera_git::RepoCache::new(dir.path().join("git")));
         let captured = Captured::default();
         let writer = captured.clone();
         let subscriber = tracing_subscriber::fmt()

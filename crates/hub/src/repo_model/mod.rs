@@ -202,20 +202,7 @@ pub async fn first_parent_history(
     Ok((out, false))
 }
 
-/// Validates a branch or tag name the way `git check-ref-format` would.
-pub fn valid_ref_component(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 256
-        && !name.starts_with(['-', '/', '.'])
-        && !name.ends_with(['/', '.'])
-        && !name.ends_with(".lock")
-        && !name.contains("..")
-        && !name.contains("//")
-        && !name.contains("@{")
-        && name != "@"
-        && !name.split('/').any(|part| part.starts_with('.') || part.ends_with(".lock"))
-        && !name.chars().any(|c| c.is_control() || c.is_whitespace() || "~^:?*[\\".contains(c))
-}
+pub use tessera_formats::git::valid_ref_component;
 
 /// Writes new objects; always before the ref that makes them reachable moves.
 pub async fn store(db: &dyn MetadataStore, objects: &[GitObject]) -> ApiResult<()> {

@@ -1,0 +1,290 @@
+//! Local bare repositories that mirror the metadata DB, so the `git` binary
+//! can serve clones and fetches. A cache, not a store: any repo directory
+//! (or the whole cache dir) may be deleted at any time and is rebuilt from
+//! the DB on the next request. Several server processes may share one cache
+//! dir; a file lock per repo keeps their updates apart.
+//!
+//! Each repo directory `{id}.git` holds, besides git's own files:
+//! - `tessera-refs`: the DB refs it was last brought up to date with;
+//! - `tessera-objects`: the ids (20 raw bytes each) of every object written
+//!   into it. Objects are only ever added together with everything they
+//!   reach, so the walk for an update stops at any id listed here.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+
+use tessera_db::{GitObject, MetadataStore, Repo};
+use tessera_formats::git::{EntryMode, ObjectId, ObjectKind, parse_tree};
+use tessera_formats::pack::write_pack;
+use tokio::io::AsyncWriteExt as _;
+use tokio::process::Command;
+
+use crate::error::GitError;
+
+/// The branch `HEAD` names, as on the Hub.
+const DEFAULT_BRANCH: &str = "refs/heads/main";
+
+/// Past this many packs a repo is repacked into one (with deltas).
+const MAX_PACKS: usize = 16;
+
+/// The state file names.
+const REFS_FILE: &str = "tessera-refs";
+const OBJECTS_FILE: &str = "tessera-objects";
+const LOCK_FILE: &str = "tessera.lock";
+
+/// What git needs in a cached repo beyond its objects and refs.
+const CONFIG: &str = "[core]\n\trepositoryformatversion = 0\n\tbare = true\n\
+[uploadpack]\n\tallowFilter = true\n\tallowAnySHA1InWant = true\n\
+[gc]\n\tauto = 0\n";
+
+/// The cache of bare repos under one directory.
+#[derive(Debug)]
+pub struct RepoCache {
+    root: PathBuf,
+    locks: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl RepoCache {
+    /// A cache under `root` (created on first use).
+    pub fn new(root: PathBuf) -> Self {
+        Self { root, locks: Mutex::new(HashMap::new()) }
+    }
+
+    /// A `git` command isolated from the user's and the system's config.
+    pub fn git(&self) -> Command {
+        let mut command = Command::new("git");
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &self.root)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("LC_ALL", "C")
+            .kill_on_drop(true);
+        command
+    }
+
+    /// The version line of the `git` binary, or why it cannot run.
+    pub async fn git_version(&self) -> Result<String, GitError> {
+        let output = self
+            .git()
+            .arg("--version")
+            .output()
+            .await
+            .map_err(|error| GitError::Git(format!("cannot run git ({error}); install git 2.18 or later")))?;
+        Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    }
+
+    /// Brings the repo's cached copy up to date with the DB and returns its directory.
+    pub async fn sync(&self, db: &dyn MetadataStore, repo: &Repo) -> Result<PathBuf, GitError> {
+        let dir = self.root.join(format!("{}.git", repo.id));
+        let refs = db.refs(repo.id).await?;
+        let snapshot: String = refs.iter().map(|(name, id)| format!("{id} {name}\n")).collect();
+        if tokio::fs::read_to_string(dir.join(REFS_FILE)).await.ok().as_deref() == Some(snapshot.as_str()) {
+            return Ok(dir);
+        }
+
+        let local = self.local_lock(repo.id);
+        let _local = local.lock().await;
+        self.ensure_repo(&dir).await?;
+        let lock_path = dir.join(LOCK_FILE);
+        let _file_lock = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
+            let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(lock_path)?;
+            file.lock()?;
+            Ok(file)
+        })
+        .await
+        .map_err(|error| GitError::Git(format!("lock task failed: {error}")))??;
+        // Another request or process may have done the work meanwhile.
+        if tokio::fs::read_to_string(dir.join(REFS_FILE)).await.ok().as_deref() == Some(snapshot.as_str()) {
+            return Ok(dir);
+        }
+
+        let present = read_ids(&dir.join(OBJECTS_FILE)).await?;
+        let tips: Vec<ObjectId> = refs.iter().map(|(_, id)| *id).collect();
+        let missing = missing_closure(db, &tips, &present).await?;
+        if !missing.is_empty() {
+            self.index_pack(&dir, &missing).await?;
+            let mut ids = Vec::with_capacity(missing.len() * 20);
+            for object in &missing {
+                ids.extend_from_slice(object.id.as_bytes());
+            }
+            let mut file = tokio::fs::OpenOptions::new().create(true).append(true).open(dir.join(OBJECTS_FILE)).await?;
+            file.write_all(&ids).await?;
+            file.flush().await?;
+        }
+        let packed: String = refs.iter().map(|(name, id)| format!("{id} {name}\n")).collect();
+        write_atomically(&dir, "packed-refs", packed.as_bytes()).await?;
+        write_atomically(&dir, REFS_FILE, snapshot.as_bytes()).await?;
+        self.repack_if_fragmented(&dir).await?;
+        tracing::debug!(
+            repo.id = repo.id,
+            git.objects_added = missing.len(),
+            git.refs = refs.len(),
+            "git cache updated"
+        );
+        Ok(dir)
+    }
+
+    fn local_lock(&self, repo_id: i64) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.locks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        locks.entry(repo_id).or_default().clone()
+    }
+
+    /// Creates an empty bare repo at `dir` unless one is there.
+    async fn ensure_repo(&self, dir: &Path) -> Result<(), GitError> {
+        if tokio::fs::try_exists(dir.join("config")).await? {
+            return Ok(());
+        }
+        tokio::fs::create_dir_all(&self.root).await?;
+        let staging = self.root.join(format!(".new-{}-{}", std::process::id(), rand_suffix()));
+        for sub in ["objects/pack", "objects/info", "refs/heads", "refs/tags"] {
+            tokio::fs::create_dir_all(staging.join(sub)).await?;
+        }
+        tokio::fs::write(staging.join("HEAD"), format!("ref: {DEFAULT_BRANCH}\n")).await?;
+        tokio::fs::write(staging.join("config"), CONFIG).await?;
+        if tokio::fs::rename(&staging, dir).await.is_err() {
+            // Someone else created it first.
+            tokio::fs::remove_dir_all(&staging).await?;
+        }
+        Ok(())
+    }
+
+    /// Adds `objects` to the repo as one pack.
+    async fn index_pack(&self, dir: &Path, objects: &[GitObject]) -> Result<(), GitError> {
+        let pack = write_pack(objects.iter().map(|object| (object.kind, object.data.as_slice())));
+        let mut child = self
+            .git()
+            .env("GIT_DIR", dir)
+            .args(["index-pack", "--stdin"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|error| GitError::Git(format!("cannot run git index-pack: {error}")))?;
+        let mut stdin = child.stdin.take().ok_or_else(|| GitError::Git("no stdin".into()))?;
+        stdin.write_all(&pack).await?;
+        drop(stdin);
+        let output = child.wait_with_output().await?;
+        if !output.status.success() {
+            return Err(GitError::Git(format!("index-pack: {}", String::from_utf8_lossy(&output.stderr).trim())));
+        }
+        Ok(())
+    }
+
+    /// Repacks into one pack (computing deltas) once updates left too many.
+    async fn repack_if_fragmented(&self, dir: &Path) -> Result<(), GitError> {
+        let mut packs = 0;
+        let mut entries = tokio::fs::read_dir(dir.join("objects/pack")).await?;
+        while let Some(entry) = entries.next_entry().await? {
+            packs += usize::from(entry.file_name().to_string_lossy().ends_with(".pack"));
+        }
+        if packs <= MAX_PACKS {
+            return Ok(());
+        }
+        let output = self.git().env("GIT_DIR", dir).args(["repack", "-a", "-d", "-q"]).output().await?;
+        if !output.status.success() {
+            return Err(GitError::Git(format!("repack: {}", String::from_utf8_lossy(&output.stderr).trim())));
+        }
+        Ok(())
+    }
+}
+
+fn rand_suffix() -> u64 {
+    use std::hash::{BuildHasher as _, RandomState};
+    RandomState::new().hash_one(std::time::SystemTime::now())
+}
+
+/// Writes `name` in `dir` through a temporary file and a rename.
+async fn write_atomically(dir: &Path, name: &str, content: &[u8]) -> Result<(), GitError> {
+    let temporary = dir.join(format!("{name}.{}.tmp", rand_suffix()));
+    tokio::fs::write(&temporary, content).await?;
+    tokio::fs::rename(&temporary, dir.join(name)).await?;
+    Ok(())
+}
+
+/// The ids listed in an objects file (none if it does not exist).
+async fn read_ids(path: &Path) -> Result<HashSet<ObjectId>, GitError> {
+    let bytes = match tokio::fs::read(path).await {
+        Ok(bytes) => bytes,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(error) => return Err(error.into()),
+    };
+    // A torn final write leaves a partial id, which is ignored.
+    Ok(bytes
+        .chunks_exact(20)
+        .map(|raw| {
+            let mut id = [0u8; 20];
+            id.copy_from_slice(raw);
+            ObjectId::from_bytes(id)
+        })
+        .collect())
+}
+
+/// Every object reachable from `tips` that is not in `present`, read from
+/// the DB a level at a time.
+async fn missing_closure(
+    db: &dyn MetadataStore,
+    tips: &[ObjectId],
+    present: &HashSet<ObjectId>,
+) -> Result<Vec<GitObject>, GitError> {
+    let mut seen = HashSet::new();
+    let mut frontier: Vec<ObjectId> =
+        tips.iter().copied().filter(|id| !present.contains(id) && seen.insert(*id)).collect();
+    let mut out = Vec::new();
+    while !frontier.is_empty() {
+        let objects = db.objects(&frontier).await?;
+        if objects.len() != frontier.len() {
+            let found: HashSet<ObjectId> = objects.iter().map(|object| object.id).collect();
+            let lost = frontier.iter().find(|id| !found.contains(id)).copied().unwrap_or_default();
+            return Err(GitError::Git(format!("object {lost} is reachable from a ref but missing from the database")));
+        }
+        let mut next = Vec::new();
+        for object in objects {
+            for child in links(&object)? {
+                if !present.contains(&child) && seen.insert(child) {
+                    next.push(child);
+                }
+            }
+            out.push(object);
+        }
+        frontier = next;
+    }
+    Ok(out)
+}
+
+/// The objects an object points at: a commit's tree and parents, a tree's
+/// entries (but not submodule commits), a tag's target.
+pub(crate) fn links(object: &GitObject) -> Result<Vec<ObjectId>, GitError> {
+    let bad =
+        |reason: String| GitError::Git(format!("stored {} {} is invalid: {reason}", object.kind.as_str(), object.id));
+    Ok(match object.kind {
+        ObjectKind::Blob => Vec::new(),
+        ObjectKind::Tree => parse_tree(&object.data)
+            .map_err(|error| bad(error.to_string()))?
+            .into_iter()
+            .filter(|entry| entry.mode != EntryMode::Submodule)
+            .map(|entry| entry.id)
+            .collect(),
+        ObjectKind::Commit | ObjectKind::Tag => header_links(&object.data).map_err(bad)?,
+    })
+}
+
+/// The ids named by `tree`, `parent` and `object` header lines of a commit or tag.
+pub(crate) fn header_links(data: &[u8]) -> Result<Vec<ObjectId>, String> {
+    let mut ids = Vec::new();
+    for line in data.split(|&byte| byte == b'\n') {
+        if line.is_empty() {
+            break;
+        }
+        let Some(space) = line.iter().position(|&byte| byte == b' ') else { continue };
+        if matches!(&line[..space], b"tree" | b"parent" | b"object") {
+            let hex = std::str::from_utf8(&line[space + 1..]).map_err(|_| "id is not text".to_owned())?;
+            ids.push(ObjectId::from_hex(hex).map_err(|error| error.to_string())?);
+        }
+    }
+    Ok(ids)
+}

@@ -1,0 +1,425 @@
+//! Pushes, received in-process: the ref advertisement for
+//! `git-receive-pack`, then `POST …/git-receive-pack`, which reads the ref
+//! commands and the pack, resolves its deltas (against DB objects for thin
+//! packs), checks what the push brings, stores the new objects in the DB
+//! and moves each ref by compare-and-swap against the old id the client
+//! sent. The answer is git's `report-status`, inside side-band-64k when the
+//! client asked for it, with the reasons for a refusal as `remote:` lines.
+//!
+//! What a push must satisfy, else every ref in it is refused:
+//! - every file stored in git, and every LFS pointer, passes
+//!   `tessera_api::policy::check_file` (files over 10 MiB belong in LFS;
+//!   pointers name objects this repo holds);
+//! - objects are well-formed (commits parse, tree entries have sane names);
+//! - every object the new objects point at is in the pack or in the DB.
+//!
+//! Per ref: only `refs/heads/*` and `refs/tags/*` may be pushed, a branch
+//! must point at a commit, and `main` may not be deleted.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use bytes::Bytes;
+use tessera_api::auth::Caller;
+use tessera_api::policy::check_file;
+use tessera_api::time::now_ms;
+use tessera_api::{ApiError, AppState};
+use tessera_db::{GitObject, Repo};
+use tessera_formats::git::{Commit, EntryMode, ObjectId, ObjectKind, parse_tree, valid_ref_component};
+use tessera_formats::pack::Pack;
+use tessera_formats::pktline::{BAND_DATA, BAND_PROGRESS, FLUSH, Packet, PacketReader, write_packet, write_sideband};
+
+use crate::access::{Need, authorize};
+use crate::body;
+use crate::cache::header_links;
+use crate::error::GitError;
+use crate::route::GitRoute;
+use crate::router::GitService;
+use crate::upload::bytes_response;
+
+/// The largest push accepted (the pack and the commands).
+pub const MAX_PUSH_BYTES: u64 = 1024 * 1024 * 1024;
+
+/// The largest single object a pack may carry; files over 10 MiB are then
+/// refused by the push rules with a message, not by the pack reader.
+const MAX_OBJECT_BYTES: u64 = 512 * 1024 * 1024;
+
+/// What receive-pack offers: no atomic pushes or push options (yet).
+const CAPABILITIES: &str = concat!(
+    "report-status delete-refs side-band-64k quiet ofs-delta object-format=sha1 agent=tessera/",
+    env!("CARGO_PKG_VERSION")
+);
+
+/// The branch that may not be deleted.
+const DEFAULT_BRANCH: &str = "refs/heads/main";
+
+const RESULT_TYPE: &str = "application/x-git-receive-pack-result";
+
+/// The id git uses for "no object".
+const ZERO: ObjectId = ObjectId::from_bytes([0; 20]);
+
+/// `GET …/info/refs?service=git-receive-pack`: the refs, from the DB.
+pub async fn advertise(state: &AppState, repo: &Repo) -> Result<Response, GitError> {
+    let refs = state.db.refs(repo.id).await?;
+    let mut out = Vec::new();
+    write_packet(&mut out, b"# service=git-receive-pack\n");
+    out.extend_from_slice(FLUSH);
+    if refs.is_empty() {
+        write_packet(&mut out, format!("{ZERO} capabilities^{{}}\0{CAPABILITIES}\n").as_bytes());
+    }
+    for (index, (name, id)) in refs.iter().enumerate() {
+        let line = if index == 0 { format!("{id} {name}\0{CAPABILITIES}\n") } else { format!("{id} {name}\n") };
+        write_packet(&mut out, line.as_bytes());
+    }
+    out.extend_from_slice(FLUSH);
+    Ok(bytes_response("application/x-git-receive-pack-advertisement", out))
+}
+
+/// One ref update the client asks for.
+#[derive(Debug, Clone)]
+struct RefCommand {
+    old: ObjectId,
+    new: ObjectId,
+    name: String,
+}
+
+/// The commands, the client's capabilities, and where the pack starts.
+#[derive(Debug)]
+struct PushRequest {
+    commands: Vec<RefCommand>,
+    capabilities: HashSet<String>,
+    pack_offset: usize,
+}
+
+fn parse_request(body: &[u8]) -> Result<PushRequest, GitError> {
+    let bad = |reason: String| GitError::BadRequest(format!("bad push request: {reason}"));
+    let mut reader = PacketReader::new(body);
+    let mut commands = Vec::new();
+    let mut capabilities = HashSet::new();
+    while let Some(packet) = reader.next_packet().map_err(|error| bad(error.to_string()))? {
+        let line = match packet {
+            Packet::Flush => break,
+            Packet::Data(_) => packet.text().unwrap_or_default(),
+            _ => return Err(bad("unexpected special packet".into())),
+        };
+        let line = std::str::from_utf8(line).map_err(|_| bad("command is not UTF-8".into()))?;
+        let (command, caps) = line.split_once('\0').unwrap_or((line, ""));
+        if commands.is_empty() {
+            capabilities.extend(caps.split(' ').filter(|cap| !cap.is_empty()).map(str::to_owned));
+        }
+        if command.starts_with("shallow ") {
+            return Err(GitError::BadRequest("pushing from a shallow clone is not supported".into()));
+        }
+        let mut parts = command.splitn(3, ' ');
+        let (Some(old), Some(new), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(bad(format!("malformed command {command:?}")));
+        };
+        let id = |hex: &str| ObjectId::from_hex(hex).map_err(|error| bad(error.to_string()));
+        commands.push(RefCommand { old: id(old)?, new: id(new)?, name: name.to_owned() });
+    }
+    Ok(PushRequest { commands, capabilities, pack_offset: body.len() - reader.rest().len() })
+}
+
+/// `POST …/git-receive-pack`.
+pub async fn receive_pack(
+    State(state): State<AppState>,
+    Extension(git): Extension<Arc<GitService>>,
+    caller: Result<Caller, ApiError>,
+    route: GitRoute,
+    headers: HeaderMap,
+    request: Bytes,
+) -> Result<Response, GitError> {
+    let repo = authorize(&state, caller, &route, Need::Write).await?;
+    let request = body::decode(&headers, request, MAX_PUSH_BYTES)?;
+    let push = parse_request(&request)?;
+    if push.commands.is_empty() {
+        // git's probe before a large chunked push, or nothing to do.
+        return Ok(bytes_response(RESULT_TYPE, Vec::new()));
+    }
+    let pack = request.slice(push.pack_offset..);
+    let mut messages = Vec::new();
+    let outcome = apply(&state, &repo, &push.commands, pack, &mut messages).await?;
+    let accepted = outcome.statuses.iter().filter(|(_, status)| status.is_none()).count();
+    tracing::info!(
+        repo.id = repo.id,
+        push.refs = push.commands.len(),
+        push.refs_accepted = accepted,
+        push.objects = outcome.objects,
+        "push received"
+    );
+    if accepted > 0 {
+        // Warm the cache for the next clone; a failure only costs that clone the work.
+        let (state, git) = (state.clone(), git.clone());
+        tokio::spawn(async move {
+            if let Err(error) = git.cache.sync(state.db.as_ref(), &repo).await {
+                tracing::warn!(repo.id = repo.id, error = %error, "git cache update after push failed");
+            }
+        });
+    }
+
+    let mut report = Vec::new();
+    match &outcome.unpack_error {
+        None => write_packet(&mut report, b"unpack ok\n"),
+        Some(error) => write_packet(&mut report, format!("unpack {}\n", one_line(error)).as_bytes()),
+    }
+    for (name, status) in &outcome.statuses {
+        match status {
+            None => write_packet(&mut report, format!("ok {name}\n").as_bytes()),
+            Some(reason) => write_packet(&mut report, format!("ng {name} {}\n", one_line(reason)).as_bytes()),
+        }
+    }
+    report.extend_from_slice(FLUSH);
+    if !push.capabilities.contains("side-band-64k") {
+        return Ok(bytes_response(RESULT_TYPE, report));
+    }
+    let mut out = Vec::new();
+    for message in &messages {
+        write_sideband(&mut out, BAND_PROGRESS, format!("{message}\n").as_bytes());
+    }
+    write_sideband(&mut out, BAND_DATA, &report);
+    out.extend_from_slice(FLUSH);
+    Ok(bytes_response(RESULT_TYPE, out))
+}
+
+fn one_line(text: &str) -> String {
+    text.replace(['\n', '\r'], " ")
+}
+
+/// What happened to a push.
+struct Outcome {
+    /// Why the pack could not be read, if it could not.
+    unpack_error: Option<String>,
+    /// Per ref, in request order: `None` if it moved, else why not.
+    statuses: Vec<(String, Option<String>)>,
+    /// Objects stored.
+    objects: usize,
+}
+
+impl Outcome {
+    fn all_refused(commands: &[RefCommand], reason: &str, unpack_error: Option<String>) -> Self {
+        let statuses = commands.iter().map(|command| (command.name.clone(), Some(reason.to_owned()))).collect();
+        Self { unpack_error, statuses, objects: 0 }
+    }
+}
+
+async fn apply(
+    state: &AppState,
+    repo: &Repo,
+    commands: &[RefCommand],
+    pack: Bytes,
+    messages: &mut Vec<String>,
+) -> Result<Outcome, GitError> {
+    let db = state.db.as_ref();
+    let objects = match read_pack(state, pack).await? {
+        Ok(objects) => objects,
+        Err(error) => {
+            messages.push(format!("error: the pack could not be read: {error}"));
+            return Ok(Outcome::all_refused(commands, "unpacker error", Some(error)));
+        }
+    };
+
+    // Per-ref rules first: they need no walk.
+    let mut statuses: Vec<Option<String>> = Vec::with_capacity(commands.len());
+    for command in commands {
+        statuses.push(check_command(state, &objects, command).await?);
+    }
+
+    // Then what the new objects bring, once for the whole push.
+    let tips: Vec<ObjectId> =
+        commands.iter().zip(&statuses).filter(|(c, s)| s.is_none() && c.new != ZERO).map(|(c, _)| c.new).collect();
+    let problems = check_objects(state, repo, &objects, &tips).await?;
+    if !problems.is_empty() {
+        messages.push("Your push was rejected:".to_owned());
+        messages.extend(problems.iter().map(|problem| format!("  - {problem}")));
+        return Ok(Outcome::all_refused(commands, "rejected by the push rules (see the messages above)", None));
+    }
+
+    let stored: Vec<GitObject> = objects.into_values().collect();
+    if !stored.is_empty() {
+        db.put_objects(&stored).await?;
+    }
+    let mut result = Vec::with_capacity(commands.len());
+    for (command, status) in commands.iter().zip(statuses) {
+        let status = match status {
+            Some(reason) => Some(reason),
+            None => {
+                let expected = (command.old != ZERO).then_some(command.old);
+                let new = (command.new != ZERO).then_some(command.new);
+                if db.update_ref(repo.id, &command.name, expected, new).await? {
+                    None
+                } else {
+                    Some("stale info: the ref moved since you fetched (fetch first)".to_owned())
+                }
+            }
+        };
+        result.push((command.name.clone(), status));
+    }
+    if result.iter().any(|(_, status)| status.is_none()) {
+        db.touch_repo(repo.id, now_ms()).await?;
+    }
+    Ok(Outcome { unpack_error: None, statuses: result, objects: stored.len() })
+}
+
+/// The pack's objects by id, its deltas resolved (thin-pack bases come from
+/// the DB); `Err` with a reason when the pack is unreadable.
+async fn read_pack(state: &AppState, pack: Bytes) -> Result<Result<HashMap<ObjectId, GitObject>, String>, GitError> {
+    if pack.is_empty() {
+        return Ok(Ok(HashMap::new()));
+    }
+    let parsed = tokio::task::spawn_blocking(move || -> Result<(Pack, Vec<ObjectId>), String> {
+        let mut pack = Pack::parse(&pack, MAX_OBJECT_BYTES).map_err(|error| error.to_string())?;
+        let missing = pack.resolve().map_err(|error| error.to_string())?;
+        Ok((pack, missing))
+    })
+    .await
+    .map_err(|error| GitError::Git(format!("pack task failed: {error}")))?;
+    let (mut pack, missing) = match parsed {
+        Ok(parsed) => parsed,
+        Err(error) => return Ok(Err(error)),
+    };
+    if !missing.is_empty() {
+        let bases = state.db.objects(&missing).await?;
+        if bases.len() != missing.len() {
+            return Ok(Err(format!(
+                "{} delta bases are neither in the pack nor on the server",
+                missing.len() - bases.len()
+            )));
+        }
+        for base in bases {
+            pack.add_base(base.id, base.kind, base.data);
+        }
+        match pack.resolve() {
+            Ok(still) if still.is_empty() => {}
+            Ok(still) => return Ok(Err(format!("{} delta bases could not be resolved", still.len()))),
+            Err(error) => return Ok(Err(error.to_string())),
+        }
+    }
+    let objects = match pack.into_objects() {
+        Ok(objects) => objects,
+        Err(error) => return Ok(Err(error.to_string())),
+    };
+    Ok(Ok(objects
+        .into_iter()
+        .map(|object| (object.id, GitObject { id: object.id, kind: object.kind, data: object.data }))
+        .collect()))
+}
+
+/// Why one ref command cannot be applied, if it cannot.
+async fn check_command(
+    state: &AppState,
+    objects: &HashMap<ObjectId, GitObject>,
+    command: &RefCommand,
+) -> Result<Option<String>, GitError> {
+    let name = &command.name;
+    let short = name.strip_prefix("refs/heads/").or_else(|| name.strip_prefix("refs/tags/"));
+    if !short.is_some_and(valid_ref_component) {
+        return Ok(Some("only branches (refs/heads/…) and tags (refs/tags/…) with valid names can be pushed".into()));
+    }
+    if command.new == ZERO {
+        return Ok((name == DEFAULT_BRANCH).then(|| "the default branch cannot be deleted".to_owned()));
+    }
+    let kind = match objects.get(&command.new) {
+        Some(object) => Some(object.kind),
+        None => state.db.objects(&[command.new]).await?.first().map(|object| object.kind),
+    };
+    Ok(match kind {
+        None => Some(format!("missing necessary objects: {} is not in the pack", command.new)),
+        Some(ObjectKind::Commit) => None,
+        Some(ObjectKind::Tag) if name.starts_with("refs/tags/") => None,
+        Some(other) => Some(format!("{} is a {}, not a commit", command.new, other.as_str())),
+    })
+}
+
+/// A tree entry name git itself would refuse.
+fn bad_entry_name(name: &str) -> bool {
+    name.is_empty() || name == "." || name == ".." || name.contains('/') || name.eq_ignore_ascii_case(".git")
+}
+
+/// Walks the new objects reachable from `tips` (stopping at objects the
+/// server already had) and lists every rule they break.
+async fn check_objects(
+    state: &AppState,
+    repo: &Repo,
+    objects: &HashMap<ObjectId, GitObject>,
+    tips: &[ObjectId],
+) -> Result<Vec<String>, GitError> {
+    let db = state.db.as_ref();
+    let mut problems = Vec::new();
+    let mut outside = HashSet::new();
+    let mut seen = HashSet::new();
+    let mut stack: Vec<(ObjectId, String)> = tips.iter().map(|tip| (*tip, String::new())).collect();
+    while let Some((id, path)) = stack.pop() {
+        if !seen.insert(id) {
+            continue;
+        }
+        let Some(object) = objects.get(&id) else {
+            outside.insert(id);
+            continue;
+        };
+        match object.kind {
+            ObjectKind::Commit => {
+                if let Err(error) = Commit::parse(&object.data) {
+                    problems.push(format!("commit {id} is invalid: {error}"));
+                    continue;
+                }
+                match header_links(&object.data) {
+                    Ok(links) => stack.extend(links.into_iter().map(|link| (link, String::new()))),
+                    Err(error) => problems.push(format!("commit {id} is invalid: {error}")),
+                }
+            }
+            ObjectKind::Tag => match header_links(&object.data) {
+                Ok(links) => stack.extend(links.into_iter().map(|link| (link, String::new()))),
+                Err(error) => problems.push(format!("tag {id} is invalid: {error}")),
+            },
+            ObjectKind::Tree => {
+                let entries = match parse_tree(&object.data) {
+                    Ok(entries) => entries,
+                    Err(error) => {
+                        problems.push(format!("tree {id} at {path:?} is invalid: {error}"));
+                        continue;
+                    }
+                };
+                for entry in entries {
+                    if bad_entry_name(&entry.name) {
+                        problems.push(format!("tree {id} at {path:?} has an invalid entry name {:?}", entry.name));
+                        continue;
+                    }
+                    let entry_path = format!("{path}{}", entry.name);
+                    match entry.mode {
+                        EntryMode::Submodule => {}
+                        EntryMode::Tree => stack.push((entry.id, format!("{entry_path}/"))),
+                        _ => match objects.get(&entry.id) {
+                            Some(blob) if seen.insert(entry.id) => {
+                                if let Some(violation) = check_file(db, repo.id, &entry_path, &blob.data).await? {
+                                    problems.push(violation.to_string());
+                                }
+                            }
+                            Some(_) => {}
+                            None => {
+                                outside.insert(entry.id);
+                            }
+                        },
+                    }
+                }
+            }
+            ObjectKind::Blob => {
+                if let Some(violation) = check_file(db, repo.id, &path, &object.data).await? {
+                    problems.push(violation.to_string());
+                }
+            }
+        }
+    }
+    if !outside.is_empty() {
+        let outside: Vec<ObjectId> = outside.into_iter().collect();
+        let known: HashSet<ObjectId> = db.existing_objects(&outside).await?.into_iter().collect();
+        let lost = outside.iter().filter(|id| !known.contains(id)).count();
+        if lost > 0 {
+            problems.push(format!("{lost} objects the push refers to are neither in the pack nor on the server"));
+        }
+    }
+    Ok(problems)
+}
