@@ -29,6 +29,11 @@ const DEFAULT_BRANCH: &str = "refs/heads/main";
 /// Past this many packs a repo is repacked into one (with deltas).
 const MAX_PACKS: usize = 16;
 
+/// An update adding this many objects is repacked at once: the packs this
+/// module writes carry no deltas, and `git upload-pack` would otherwise
+/// search for them again on every clone.
+const REPACK_AFTER_OBJECTS: usize = 1000;
+
 /// The state file names.
 const REFS_FILE: &str = "tessera-refs";
 const OBJECTS_FILE: &str = "tessera-objects";
@@ -119,7 +124,7 @@ impl RepoCache {
         let packed: String = refs.iter().map(|(name, id)| format!("{id} {name}\n")).collect();
         write_atomically(&dir, "packed-refs", packed.as_bytes()).await?;
         write_atomically(&dir, REFS_FILE, snapshot.as_bytes()).await?;
-        self.repack_if_fragmented(&dir).await?;
+        self.repack_if_needed(&dir, missing.len()).await?;
         tracing::debug!(
             repo.id = repo.id,
             git.objects_added = missing.len(),
@@ -175,14 +180,15 @@ impl RepoCache {
         Ok(())
     }
 
-    /// Repacks into one pack (computing deltas) once updates left too many.
-    async fn repack_if_fragmented(&self, dir: &Path) -> Result<(), GitError> {
+    /// Repacks into one pack (computing deltas) after a large update, or once
+    /// updates left too many packs.
+    async fn repack_if_needed(&self, dir: &Path, added: usize) -> Result<(), GitError> {
         let mut packs = 0;
         let mut entries = tokio::fs::read_dir(dir.join("objects/pack")).await?;
         while let Some(entry) = entries.next_entry().await? {
             packs += usize::from(entry.file_name().to_string_lossy().ends_with(".pack"));
         }
-        if packs <= MAX_PACKS {
+        if packs <= MAX_PACKS && added < REPACK_AFTER_OBJECTS {
             return Ok(());
         }
         let output = self.git().env("GIT_DIR", dir).args(["repack", "-a", "-d", "-q"]).output().await?;
