@@ -3,11 +3,17 @@ database and one S3 bucket, each with its own port and data dir.
 
 Runs only with TESSERA_TEST_BACKEND=postgres-s3 (scripts/test's second pass):
 an upload through one downloads through the other; 20 concurrent commits to
-one branch, split across both, all land; a stale parent gets 412; and wiping
+one branch, split across both, all land; a stale parent gets 412; a git push
+through one clones through the other, and an API commit through one is
+fetched through the other, also after its git cache is deleted; and wiping
 either process's data dir (its local caches and temp files) loses nothing.
 """
 
+import base64
+import json
+import os
 import shutil
+import subprocess
 
 import pytest
 
@@ -164,6 +170,64 @@ def test_concurrent_commits_split_across_both_servers_all_land(pair, uploaded, t
 def test_stale_parent_gets_412_through_the_other_server(pair, uploaded, tmp_path):
     a, b = pair
     scenario(a, tmp_path, "stale_parent", STALE_PARENT, params={"repo": uploaded, "endpoints": [a.endpoint, b.endpoint]})
+
+
+def run_git(*args, cwd, home):
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(home),
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "alice",
+        "GIT_AUTHOR_EMAIL": "alice@example.com",
+        "GIT_COMMITTER_NAME": "alice",
+        "GIT_COMMITTER_EMAIL": "alice@example.com",
+    }
+    result = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, f"git {' '.join(args)} -> {result.returncode}\n{result.stdout}\n{result.stderr}"
+    return result.stdout.strip()
+
+
+def test_git_push_through_one_is_served_by_the_other(pair, tmp_path):
+    a, b = pair
+    token = a.token("alice")
+    status, _, body = a.request(
+        "POST", "/api/repos/create", token=token, body=json.dumps({"name": "git-scale", "type": "model"}).encode()
+    )
+    assert status == 200, body
+    home = tmp_path / "home"
+    home.mkdir()
+
+    def remote(server):
+        return f"http://alice:{token}@{server.endpoint.split('://', 1)[1]}/alice/git-scale"
+
+    run_git("clone", "-q", remote(a), str(tmp_path / "via-a"), cwd=tmp_path, home=home)
+    (tmp_path / "via-a" / "notes.txt").write_text("pushed through A\n")
+    run_git("add", "notes.txt", cwd=tmp_path / "via-a", home=home)
+    run_git("commit", "-q", "-m", "through A", cwd=tmp_path / "via-a", home=home)
+    run_git("push", "-q", "origin", "main", cwd=tmp_path / "via-a", home=home)
+    pushed = run_git("rev-parse", "HEAD", cwd=tmp_path / "via-a", home=home)
+
+    run_git("clone", "-q", remote(b), str(tmp_path / "via-b"), cwd=tmp_path, home=home)
+    assert run_git("rev-parse", "HEAD", cwd=tmp_path / "via-b", home=home) == pushed
+    assert (tmp_path / "via-b" / "notes.txt").read_text() == "pushed through A\n"
+
+    # An API commit through B is fetched through A, even with A's git cache gone.
+    shutil.rmtree(a.data_dir / "cache", ignore_errors=True)
+    content = base64.b64encode(b"committed through B\n").decode()
+    lines = [
+        {"key": "header", "value": {"summary": "through B", "parentCommit": pushed}},
+        {"key": "file", "value": {"path": "api.txt", "content": content, "encoding": "base64"}},
+    ]
+    status, _, body = b.request(
+        "POST", "/api/models/alice/git-scale/commit/main", token=token,
+        body="\n".join(json.dumps(line) for line in lines).encode(),
+    )
+    assert status == 200, body
+    committed = json.loads(body)["commitOid"]
+    run_git("pull", "-q", "--ff-only", "origin", "main", cwd=tmp_path / "via-a", home=home)
+    assert run_git("rev-parse", "HEAD", cwd=tmp_path / "via-a", home=home) == committed
+    assert (tmp_path / "via-a" / "api.txt").read_text() == "committed through B\n"
 
 
 def test_wiping_either_servers_data_dir_loses_nothing(pair, uploaded, tmp_path):
