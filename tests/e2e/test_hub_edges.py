@@ -1,7 +1,11 @@
 """Beyond the steel thread: edges the real clients hit in everyday use
 (datasets, branch names with '/', tags, awkward paths, README validation,
-pull requests, read-only tokens, ranged reads through HfFileSystem).
+pull requests, read-only tokens, ranged reads through HfFileSystem, the
+commit API's push rules).
 """
+
+import base64
+import json
 
 from tessera_server import scenario
 
@@ -212,6 +216,34 @@ def test_hf_filesystem_ranged_reads(server, tmp_path):
         log("hffs ok")
         """,
     )
+
+
+def test_commit_api_applies_the_push_rules(server):
+    """The rules a git push obeys hold for raw NDJSON commits too: no regular
+    file over 10 MiB, no LFS pointer to an object the repo does not hold."""
+    token = server.token("alice")
+    status, _, body = server.request(
+        "POST", "/api/repos/create", token=token, body=json.dumps({"name": "edge-rules", "type": "model"}).encode()
+    )
+    assert status == 200, body
+
+    def commit(path, content):
+        lines = [
+            {"key": "header", "value": {"summary": f"add {path}"}},
+            {"key": "file", "value": {"path": path, "content": base64.b64encode(content).decode(), "encoding": "base64"}},
+        ]
+        payload = "\n".join(json.dumps(line) for line in lines).encode()
+        return server.request("POST", "/api/models/alice/edge-rules/commit/main", token=token, body=payload, timeout=120)
+
+    status, headers, body = commit("big.dat", b"\0" * (10 * 1024 * 1024 + 1))
+    assert status == 422, (status, body)
+    assert "git lfs track" in json.loads(body)["error"] and "big.dat" in json.loads(body)["error"], body
+    pointer = b"version https://git-lfs.github.com/spec/v1\noid sha256:" + b"ab" * 32 + b"\nsize 12\n"
+    status, _, body = commit("w.bin", pointer)
+    assert status == 422, (status, body)
+    assert "does not hold" in json.loads(body)["error"], body
+    status, _, body = commit("ok.txt", b"x" * (10 * 1024 * 1024))
+    assert status == 200, (status, body)
 
 
 def test_data_survives_restart(tessera_bin, tmp_path):
