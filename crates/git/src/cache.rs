@@ -294,3 +294,30 @@ pub(crate) fn header_links(data: &[u8]) -> Result<Vec<ObjectId>, String> {
     }
     Ok(ids)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commit_and_tag_links() {
+        let tree = ObjectId::from_bytes([1; 20]);
+        let parent = ObjectId::from_bytes([2; 20]);
+        let commit = format!("tree {tree}\nparent {parent}\nauthor a <a@b> 1 +0000\n\ntree {parent}\n");
+        assert_eq!(header_links(commit.as_bytes()).unwrap(), vec![tree, parent], "the message is not read");
+        let tag = format!("object {tree}\ntype commit\ntag v1\n\nmessage\n");
+        assert_eq!(header_links(tag.as_bytes()).unwrap(), vec![tree]);
+        assert!(header_links(b"tree nothex\n").is_err());
+    }
+
+    #[tokio::test]
+    async fn objects_file_round_trip_ignores_a_torn_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(OBJECTS_FILE);
+        assert!(read_ids(&path).await.unwrap().is_empty());
+        let mut bytes = [7u8; 20].to_vec();
+        bytes.extend_from_slice(&[9u8; 7]);
+        tokio::fs::write(&path, bytes).await.unwrap();
+        assert_eq!(read_ids(&path).await.unwrap(), HashSet::from([ObjectId::from_bytes([7; 20])]));
+    }
+}

@@ -423,3 +423,46 @@ async fn check_objects(
     }
     Ok(problems)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(byte: u8) -> ObjectId {
+        ObjectId::from_bytes([byte; 20])
+    }
+
+    #[test]
+    fn commands_capabilities_and_pack_offset() {
+        let mut body = Vec::new();
+        write_packet(&mut body, format!("{ZERO} {} refs/heads/new\0report-status side-band-64k\n", id(1)).as_bytes());
+        write_packet(&mut body, format!("{} {ZERO} refs/heads/old\n", id(2)).as_bytes());
+        body.extend_from_slice(FLUSH);
+        body.extend_from_slice(b"PACKrest");
+        let request = parse_request(&body).unwrap();
+        assert_eq!(request.commands.len(), 2);
+        assert_eq!((request.commands[0].old, request.commands[0].new), (ZERO, id(1)));
+        assert_eq!(request.commands[1].name, "refs/heads/old");
+        assert!(request.capabilities.contains("side-band-64k"));
+        assert_eq!(&body[request.pack_offset..], b"PACKrest");
+    }
+
+    #[test]
+    fn probes_and_bad_requests() {
+        assert!(parse_request(FLUSH).unwrap().commands.is_empty());
+        let mut shallow = Vec::new();
+        write_packet(&mut shallow, format!("shallow {}\n", id(3)).as_bytes());
+        assert!(parse_request(&shallow).is_err());
+        let mut garbage = Vec::new();
+        write_packet(&mut garbage, b"not a command\n");
+        assert!(parse_request(&garbage).is_err());
+    }
+
+    #[test]
+    fn entry_names_git_refuses() {
+        for name in ["", ".", "..", ".git", ".GIT", "a/b"] {
+            assert!(bad_entry_name(name), "{name:?}");
+        }
+        assert!(!bad_entry_name(".gitattributes"));
+    }
+}
