@@ -12,6 +12,7 @@ pub mod range;
 pub mod signing;
 pub mod state;
 pub mod time;
+pub mod xet_token;
 
 pub use error::{ApiError, ApiResult};
 pub use state::{App, AppState};

@@ -72,7 +72,7 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn create_repo(&self, repo: &NewRepo) -> Result<Repo>;
     /// A repo by type and full name.
     async fn repo(&self, repo_type: RepoType, namespace: &str, name: &str) -> Result<Option<Repo>>;
-    /// Deletes a repo with its refs and file links.
+    /// Deletes a repo with its refs, file links and LFS locks.
     async fn delete_repo(&self, repo_id: i64) -> Result<()>;
     /// Sets a repo's visibility.
     async fn set_repo_private(&self, repo_id: i64, private: bool) -> Result<()>;
@@ -140,6 +140,17 @@ pub trait MetadataStore: Send + Sync + 'static {
 
     /// Totals for the admin stats endpoint.
     async fn stats(&self) -> Result<Stats>;
+
+    // ---- LFS locks ----
+
+    /// Locks `path` of a repo for `owner_id`, unless it is locked already.
+    async fn create_lfs_lock(&self, repo_id: i64, path: &str, owner_id: i64, time_ms: i64) -> Result<LockAttempt>;
+    /// A repo's locks matching `query`, in id order.
+    async fn lfs_locks(&self, repo_id: i64, query: &LfsLockQuery) -> Result<Vec<LfsLock>>;
+    /// One lock of a repo.
+    async fn lfs_lock(&self, repo_id: i64, id: i64) -> Result<Option<LfsLock>>;
+    /// Removes a lock of a repo; `false` if there was none.
+    async fn delete_lfs_lock(&self, repo_id: i64, id: i64) -> Result<bool>;
 }
 
 /// A stored git object.

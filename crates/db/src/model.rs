@@ -195,3 +195,42 @@ pub struct Stats {
     /// Σ sizes of distinct Xet files (the logical bytes before dedup).
     pub xet_file_bytes: i64,
 }
+
+/// A Git LFS file lock: one path of a repo, held by one user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LfsLock {
+    /// Row id (the lock id clients see, as a string).
+    pub id: i64,
+    /// The repo.
+    pub repo_id: i64,
+    /// The locked path, relative to the repo root.
+    pub path: String,
+    /// The user holding it.
+    pub owner_id: i64,
+    /// That user's name.
+    pub owner_name: String,
+    /// Creation time, unix ms.
+    pub created_at: i64,
+}
+
+/// Which locks of a repo to list, in id order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LfsLockQuery {
+    /// Only the lock on this path.
+    pub path: Option<String>,
+    /// Only the lock with this id.
+    pub id: Option<i64>,
+    /// Only locks with an id at least this one (pagination).
+    pub from_id: Option<i64>,
+    /// At most this many.
+    pub limit: i64,
+}
+
+/// The outcome of taking a lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockAttempt {
+    /// The new lock.
+    Created(LfsLock),
+    /// The path was already locked: the lock that holds it.
+    Taken(LfsLock),
+}

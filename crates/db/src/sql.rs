@@ -11,7 +11,8 @@ use tessera_formats::shard::FileTerm;
 use tessera_formats::xorb::{XorbChunk, XorbIndex};
 
 use crate::{
-    DbError, GitObject, MetadataStore, NewRepo, Repo, RepoType, Result, Stats, Token, TokenScope, User, XetFile,
+    DbError, GitObject, LfsLock, LfsLockQuery, LockAttempt, MetadataStore, NewRepo, Repo, RepoType, Result, Stats,
+    Token, TokenScope, User, XetFile,
 };
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
@@ -172,6 +173,33 @@ fn is_unique_violation(error: &sqlx::Error) -> bool {
 
 const REPO_COLUMNS: &str = "id, repo_type, namespace, name, private, owner_id, created_at, updated_at";
 
+/// A lock with its owner's name (`l` is `lfs_locks`, `u` is `users`).
+const LOCK_SELECT: &str = "SELECT l.id, l.repo_id, l.path, l.owner_id, u.name AS owner_name, l.created_at \
+     FROM lfs_locks l JOIN users u ON u.id = l.owner_id";
+
+fn lock_from(row: &AnyRow) -> Result<LfsLock> {
+    Ok(LfsLock {
+        id: row.try_get("id")?,
+        repo_id: row.try_get("repo_id")?,
+        path: row.try_get("path")?,
+        owner_id: row.try_get("owner_id")?,
+        owner_name: row.try_get("owner_name")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+impl SqlStore {
+    /// The lock on `path` of a repo.
+    async fn lfs_lock_on(&self, repo_id: i64, path: &str) -> Result<Option<LfsLock>> {
+        let row = sqlx::query(&format!("{LOCK_SELECT} WHERE l.repo_id = $1 AND l.path = $2"))
+            .bind(repo_id)
+            .bind(path)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(lock_from).transpose()
+    }
+}
+
 #[async_trait]
 impl MetadataStore for SqlStore {
     async fn ping(&self) -> Result<()> {
@@ -295,7 +323,7 @@ impl MetadataStore for SqlStore {
 
     async fn delete_repo(&self, repo_id: i64) -> Result<()> {
         let mut transaction = self.pool.begin().await?;
-        for table in ["refs", "repo_xet_files"] {
+        for table in ["refs", "repo_xet_files", "lfs_locks"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE repo_id = $1"))
                 .bind(repo_id)
                 .execute(&mut *transaction)
@@ -586,5 +614,80 @@ impl MetadataStore for SqlStore {
             xet_files: count("SELECT COUNT(*) AS n FROM xet_files").await?,
             xet_file_bytes: count("SELECT CAST(SUM(size) AS BIGINT) AS n FROM xet_files").await?,
         })
+    }
+
+    async fn create_lfs_lock(&self, repo_id: i64, path: &str, owner_id: i64, time_ms: i64) -> Result<LockAttempt> {
+        // A racing unlock can free the path between the failed insert and the
+        // lookup of its holder: then try once more.
+        for _ in 0..2 {
+            let inserted = sqlx::query(
+                "INSERT INTO lfs_locks (repo_id, path, owner_id, created_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (repo_id, path) DO NOTHING RETURNING id",
+            )
+            .bind(repo_id)
+            .bind(path)
+            .bind(owner_id)
+            .bind(time_ms)
+            .fetch_optional(&self.pool)
+            .await?;
+            if let Some(row) = inserted {
+                let id: i64 = row.try_get("id")?;
+                let lock = self.lfs_lock(repo_id, id).await?.ok_or_else(|| corrupt("new lock vanished"))?;
+                return Ok(LockAttempt::Created(lock));
+            }
+            if let Some(holder) = self.lfs_lock_on(repo_id, path).await? {
+                return Ok(LockAttempt::Taken(holder));
+            }
+        }
+        Err(DbError::Conflict { what: format!("lock on {path}") })
+    }
+
+    async fn lfs_locks(&self, repo_id: i64, query: &LfsLockQuery) -> Result<Vec<LfsLock>> {
+        let mut sql = format!("{LOCK_SELECT} WHERE l.repo_id = $1");
+        let mut next = 2;
+        let mut condition = |column: &str, op: &str| {
+            sql.push_str(&format!(" AND l.{column} {op} ${next}"));
+            next += 1;
+        };
+        if query.path.is_some() {
+            condition("path", "=");
+        }
+        if query.id.is_some() {
+            condition("id", "=");
+        }
+        if query.from_id.is_some() {
+            condition("id", ">=");
+        }
+        sql.push_str(&format!(" ORDER BY l.id LIMIT ${next}"));
+        let mut statement = sqlx::query(&sql).bind(repo_id);
+        if let Some(path) = &query.path {
+            statement = statement.bind(path);
+        }
+        if let Some(id) = query.id {
+            statement = statement.bind(id);
+        }
+        if let Some(from_id) = query.from_id {
+            statement = statement.bind(from_id);
+        }
+        let rows = statement.bind(query.limit).fetch_all(&self.pool).await?;
+        rows.iter().map(lock_from).collect()
+    }
+
+    async fn lfs_lock(&self, repo_id: i64, id: i64) -> Result<Option<LfsLock>> {
+        let row = sqlx::query(&format!("{LOCK_SELECT} WHERE l.repo_id = $1 AND l.id = $2"))
+            .bind(repo_id)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(lock_from).transpose()
+    }
+
+    async fn delete_lfs_lock(&self, repo_id: i64, id: i64) -> Result<bool> {
+        let result = sqlx::query("DELETE FROM lfs_locks WHERE repo_id = $1 AND id = $2")
+            .bind(repo_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected() == 1)
     }
 }

@@ -1,7 +1,9 @@
 //! One story through every metadata operation. Runs on a fresh SQLite file,
 //! or on the database named by `TESSERA_TEST_DATABASE_URL` (which must be empty).
 
-use tessera_db::{GitObject, MetadataStore, NewRepo, RepoType, SqlStore, TokenScope, XetFile};
+use tessera_db::{
+    GitObject, LfsLockQuery, LockAttempt, MetadataStore, NewRepo, RepoType, SqlStore, TokenScope, XetFile,
+};
 use tessera_formats::MerkleHash;
 use tessera_formats::git::ObjectKind;
 use tessera_formats::hash::chunk_hash;
@@ -116,8 +118,40 @@ async fn metadata_story() {
     assert_eq!(stats.xorb_bytes as u64, xorb.serialized_len());
     assert_eq!(stats.xet_file_bytes, 5004);
 
-    // Deleting a repo drops its refs and file links, not shared content.
+    // LFS locks: one per path of a repo, listed in id order, with filters and pages.
+    let bob = db.create_user("bob", false).await.unwrap();
+    let LockAttempt::Created(first) = db.create_lfs_lock(repo.id, "a.bin", alice.id, 6).await.unwrap() else {
+        panic!("a.bin was free");
+    };
+    assert_eq!((first.path.as_str(), first.owner_name.as_str(), first.created_at), ("a.bin", "alice", 6));
+    assert_eq!(db.create_lfs_lock(repo.id, "a.bin", bob.id, 7).await.unwrap(), LockAttempt::Taken(first.clone()));
+    let LockAttempt::Created(second) = db.create_lfs_lock(repo.id, "dir/b.bin", bob.id, 8).await.unwrap() else {
+        panic!("dir/b.bin was free");
+    };
+    let LockAttempt::Created(elsewhere) = db.create_lfs_lock(dataset.id, "a.bin", bob.id, 9).await.unwrap() else {
+        panic!("locks are per repo");
+    };
+    let all = LfsLockQuery { limit: 10, ..LfsLockQuery::default() };
+    assert_eq!(db.lfs_locks(repo.id, &all).await.unwrap(), vec![first.clone(), second.clone()]);
+    let page = LfsLockQuery { limit: 1, ..all.clone() };
+    assert_eq!(db.lfs_locks(repo.id, &page).await.unwrap(), vec![first.clone()]);
+    let rest = LfsLockQuery { from_id: Some(first.id + 1), ..all.clone() };
+    assert_eq!(db.lfs_locks(repo.id, &rest).await.unwrap(), vec![second.clone()]);
+    let by_path = LfsLockQuery { path: Some("dir/b.bin".into()), ..all.clone() };
+    assert_eq!(db.lfs_locks(repo.id, &by_path).await.unwrap(), vec![second.clone()]);
+    let by_id = LfsLockQuery { id: Some(elsewhere.id), ..all.clone() };
+    assert!(db.lfs_locks(repo.id, &by_id).await.unwrap().is_empty());
+    assert_eq!(db.lfs_lock(repo.id, second.id).await.unwrap(), Some(second.clone()));
+    assert_eq!(db.lfs_lock(repo.id, elsewhere.id).await.unwrap(), None);
+    assert!(!db.delete_lfs_lock(repo.id, elsewhere.id).await.unwrap());
+    assert!(db.delete_lfs_lock(repo.id, first.id).await.unwrap());
+    assert!(!db.delete_lfs_lock(repo.id, first.id).await.unwrap());
+    assert!(matches!(db.create_lfs_lock(repo.id, "a.bin", bob.id, 10).await.unwrap(), LockAttempt::Created(_)));
+
+    // Deleting a repo drops its refs, file links and locks, not shared content.
     db.delete_repo(repo.id).await.unwrap();
     assert!(db.repo(RepoType::Model, "alice", "demo").await.unwrap().is_none());
     assert!(db.xet_file(&file.hash).await.unwrap().is_some());
+    assert!(db.lfs_locks(repo.id, &all).await.unwrap().is_empty());
+    assert_eq!(db.lfs_locks(dataset.id, &all).await.unwrap(), vec![elsewhere]);
 }

@@ -6,13 +6,10 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 use tessera_api::auth::Caller;
-use tessera_api::signing::CasGrant;
-use tessera_api::time::now_secs;
-use tessera_api::{ApiError, ApiResult, AppState};
+use tessera_api::xet_token::XetAccess;
+use tessera_api::{ApiResult, AppState};
 use tessera_db::Repo;
 
 use crate::extract::{RepoPath, flag};
@@ -20,16 +17,8 @@ use crate::repo_model;
 
 /// The token response for `repo`.
 fn token_response(state: &AppState, repo: &Repo, write: bool) -> ApiResult<Response> {
-    let expires_at = now_secs() + state.cas_token_ttl_secs;
-    let token = state.signer.cas_token(&CasGrant { repo_id: repo.id, write, expires_at });
-    let value = |text: &str| HeaderValue::from_str(text).map_err(ApiError::internal);
-    let mut headers = HeaderMap::new();
-    headers.insert(HeaderName::from_static("x-xet-cas-url"), value(&state.public_url)?);
-    headers.insert(HeaderName::from_static("x-xet-access-token"), value(&token)?);
-    headers.insert(HeaderName::from_static("x-xet-token-expiration"), value(&expires_at.to_string())?);
-    tracing::debug!(repo.id = repo.id, xet.write = write, "cas token issued");
-    let body = json!({ "accessToken": token, "exp": expires_at, "casUrl": state.public_url });
-    Ok((headers, Json(body)).into_response())
+    let access = XetAccess::issue(state, repo, write);
+    Ok((access.headers()?, Json(access.body())).into_response())
 }
 
 /// `GET /api/{type}s/{ns}/{name}/xet-read-token/{rev}`: a read token for anyone who may read the repo.

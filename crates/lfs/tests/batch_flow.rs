@@ -1,107 +1,42 @@
 //! The LFS batch API through the router: upload with sha256 and size checks,
-//! verify, the Xet file it becomes, signed downloads with `Range`, and access.
+//! verify, the Xet file it becomes, signed downloads with `Range`, access,
+//! the `xet` transfer, and the scoping of objects and hrefs to one repo.
 
-use axum::Router;
+mod common;
+
 use axum::body::Body;
+use axum::http::header::WWW_AUTHENTICATE;
 use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt as _;
-use serde_json::{Value, json};
+use common::{ALICE, ALICE_READ, BOB, PUBLIC_URL, data, harness, local, oid_of};
 use sha2::Digest as _;
-use tessera_api::auth::hash_token;
-use tessera_api::{App, AppState};
-use tessera_db::{MetadataStore, NewRepo, RepoType, SqlStore, TokenScope};
-use tessera_storage::LocalBlobStore;
-use tower::ServiceExt as _;
-
-const ALICE: &str = "hf_alice";
-const ALICE_READ: &str = "hf_alice_read";
-const BOB: &str = "hf_bob";
-
-struct Harness {
-    _dir: tempfile::TempDir,
-    state: AppState,
-    router: Router,
-    repo_id: i64,
-}
-
-async fn harness() -> Harness {
-    let dir = tempfile::tempdir().unwrap();
-    let db = SqlStore::connect(&format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display())).await.unwrap();
-    let alice = db.create_user("alice", false).await.unwrap();
-    let bob = db.create_user("bob", false).await.unwrap();
-    db.create_token(alice.id, "w", &hash_token(ALICE), TokenScope::Write).await.unwrap();
-    db.create_token(alice.id, "r", &hash_token(ALICE_READ), TokenScope::Read).await.unwrap();
-    db.create_token(bob.id, "w", &hash_token(BOB), TokenScope::Write).await.unwrap();
-    let repo = NewRepo {
-        repo_type: RepoType::Model,
-        namespace: "alice".into(),
-        name: "weights".into(),
-        private: true,
-        owner_id: alice.id,
-        created_at: 0,
-    };
-    let repo_id = db.create_repo(&repo).await.unwrap().id;
-    let blobs = LocalBlobStore::open(dir.path().join("blobs")).await.unwrap();
-    let state = AppState::new(
-        std::sync::Arc::new(db),
-        std::sync::Arc::new(blobs),
-        "http://lfs.test".into(),
-        b"secret",
-        App::DEFAULT_MAX_CONCURRENT_XORB_UPLOADS,
-    );
-    let router = tessera_lfs::router().with_state(state.clone());
-    Harness { _dir: dir, state, router, repo_id }
-}
-
-impl Harness {
-    async fn send(&self, request: Request<Body>) -> (StatusCode, Vec<u8>) {
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        (status, response.into_body().collect().await.unwrap().to_bytes().to_vec())
-    }
-
-    async fn batch(&self, token: Option<&str>, operation: &str, oid: &str, size: u64) -> (StatusCode, Value) {
-        let body = json!({
-            "operation": operation, "transfers": ["basic"],
-            "objects": [{ "oid": oid, "size": size }], "hash_algo": "sha256",
-        });
-        let mut request = Request::post("/alice/weights.git/info/lfs/objects/batch")
-            .header("content-type", "application/vnd.git-lfs+json");
-        if let Some(token) = token {
-            request = request.header("authorization", format!("Bearer {token}"));
-        }
-        let (status, body) = self.send(request.body(Body::from(body.to_string())).unwrap()).await;
-        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
-    }
-}
-
-/// The path and query of an absolute href.
-fn local(href: &str) -> &str {
-    href.trim_start_matches("http://lfs.test")
-}
-
-fn data(len: usize) -> Vec<u8> {
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect()
-}
+use tessera_api::time::now_secs;
 
 #[tokio::test]
 async fn upload_verify_download() {
     let h = harness().await;
-    let bytes = data(300_000);
+    let bytes = data(300_000, 0);
     let digest: [u8; 32] = sha2::Sha256::digest(&bytes).into();
-    let oid: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
+    let oid = oid_of(&bytes);
     let size = bytes.len() as u64;
 
-    // Access: anonymous and other users see no repo; a read token cannot upload.
-    assert_eq!(h.batch(None, "upload", &oid, size).await.0, StatusCode::NOT_FOUND);
+    // Access: anonymous callers are asked for credentials, other users see
+    // no repo, a read token cannot upload.
+    let anonymous = h
+        .call(
+            "POST",
+            "/alice/weights.git/info/lfs/objects/batch",
+            None,
+            Some(serde_json::json!({
+                "operation": "upload", "objects": [{ "oid": oid, "size": size }],
+            })),
+        )
+        .await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(anonymous.headers[WWW_AUTHENTICATE], "Basic realm=\"Tessera\"");
+    assert_eq!(anonymous.headers["content-type"], "application/vnd.git-lfs+json");
+    assert!(anonymous.json()["message"].is_string(), "{}", anonymous.json());
+    assert_eq!(h.batch(None, "download", &oid, size).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(h.batch(Some("hf_unknown"), "download", &oid, size).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(h.batch(Some(BOB), "upload", &oid, size).await.0, StatusCode::NOT_FOUND);
     assert_eq!(h.batch(Some(ALICE_READ), "upload", &oid, size).await.0, StatusCode::FORBIDDEN);
 
@@ -148,4 +83,118 @@ async fn upload_verify_download() {
     assert_eq!(answer["objects"][0]["error"]["code"], 404);
     let (_, answer) = h.batch(Some(ALICE), "upload", "not-a-sha", 5).await;
     assert_eq!(answer["objects"][0]["error"]["code"], 422);
+}
+
+#[tokio::test]
+async fn xet_transfer_for_uploads() {
+    let h = harness().await;
+    let stored = data(10_000, 1);
+    let stored_oid = h.upload("alice/weights.git", ALICE, &stored).await;
+    let fresh_oid = oid_of(b"not stored yet");
+
+    let body = serde_json::json!({
+        "operation": "upload", "transfers": ["basic", "multipart", "xet"],
+        "ref": { "name": "refs/heads/main" }, "hash_algo": "sha256",
+        "objects": [{ "oid": stored_oid, "size": stored.len() }, { "oid": fresh_oid, "size": 14 }],
+    });
+    let answer = h.call("POST", "/alice/weights/info/lfs/objects/batch", Some(ALICE), Some(body)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.json());
+    let answer = answer.json();
+    assert_eq!(answer["transfer"], "xet");
+    // Stored objects have nothing to do; the others go to the CAS.
+    assert!(answer["objects"][0].get("actions").is_none(), "{answer}");
+    let upload = &answer["objects"][1]["actions"]["upload"];
+    assert_eq!(upload["href"], format!("{PUBLIC_URL}/api/models/alice/weights/xet-write-token/main"));
+    let header = &upload["header"];
+    assert_eq!(header["X-Xet-Cas-Url"], PUBLIC_URL);
+    let expires_at: i64 = header["X-Xet-Token-Expiration"].as_str().unwrap().parse().unwrap();
+    assert!(expires_at > now_secs() + 600, "{header}");
+    assert_eq!(header["X-Xet-Session-Id"].as_str().unwrap().len(), 36, "{header}");
+    let token = header["X-Xet-Access-Token"].as_str().unwrap();
+    let grant = h.state.signer.verify_cas_token(token, now_secs()).unwrap();
+    assert_eq!((grant.repo_id, grant.write, grant.expires_at), (h.repo_id, true, expires_at));
+
+    // Another ref names its own token route; datasets get theirs.
+    let body = serde_json::json!({
+        "operation": "upload", "transfers": ["xet"], "ref": { "name": "refs/heads/dev/x" },
+        "objects": [{ "oid": fresh_oid, "size": 14 }],
+    });
+    let answer = h.call("POST", "/alice/weights.git/info/lfs/objects/batch", Some(ALICE), Some(body)).await.json();
+    assert_eq!(
+        answer["objects"][0]["actions"]["upload"]["href"],
+        format!("{PUBLIC_URL}/api/models/alice/weights/xet-write-token/dev%2Fx")
+    );
+
+    // Downloads stay basic; a client offering neither transfer gets a 422.
+    let (status, answer) =
+        h.batch_on("alice/weights.git", Some(ALICE), "download", &["basic", "xet"], &stored_oid, 10_000).await;
+    assert_eq!((status, answer["transfer"].as_str()), (StatusCode::OK, Some("basic")), "{answer}");
+    assert!(answer["objects"][0]["actions"]["download"]["href"].is_string(), "{answer}");
+    let (status, answer) =
+        h.batch_on("alice/weights.git", Some(ALICE), "download", &["xet"], &stored_oid, 10_000).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert!(answer["message"].as_str().unwrap().contains("basic"), "{answer}");
+    let (status, answer) = h.batch_on("alice/weights.git", Some(ALICE), "upload", &["tus"], &fresh_oid, 14).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert!(answer["message"].as_str().unwrap().contains("basic or xet"), "{answer}");
+    // A read token gets no write token.
+    let (status, _) = h.batch_on("alice/weights.git", Some(ALICE_READ), "upload", &["xet"], &fresh_oid, 14).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn objects_and_hrefs_are_scoped_to_one_repo() {
+    let h = harness().await;
+    let secret = data(50_000, 2);
+    let secret_oid = h.upload("alice/weights.git", ALICE, &secret).await;
+    let size = secret.len() as u64;
+
+    // Bob's public repo does not hold alice's object, whatever its oid.
+    let (status, answer) = h.batch_on("bob/shared.git", Some(BOB), "download", &["basic"], &secret_oid, size).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(answer["objects"][0]["error"]["code"], 404, "{answer}");
+    assert!(answer["objects"][0].get("actions").is_none(), "{answer}");
+    // Uploading it there is not skipped: bob must send the bytes himself.
+    let (_, answer) = h.batch_on("bob/shared.git", Some(BOB), "upload", &["basic"], &secret_oid, size).await;
+    let bob_upload = local(answer["objects"][0]["actions"]["upload"]["href"].as_str().unwrap()).to_owned();
+    let (_, answer) = h.batch_on("bob/shared.git", Some(BOB), "upload", &["xet"], &secret_oid, size).await;
+    assert!(answer["objects"][0]["actions"]["upload"].is_object(), "{answer}");
+
+    // Bob's hrefs, pointed at alice's repo, are refused.
+    let alice_repo = format!("/{}/", h.repo_id);
+    let bob_repo = format!("/{}/", h.bob_repo_id);
+    let forged = bob_upload.replacen(&bob_repo, &alice_repo, 1);
+    assert_ne!(forged, bob_upload);
+    let (status, _) = h.send(Request::put(&forged).body(Body::from(data(50_000, 3))).unwrap()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = h.send(Request::put(&forged).body(Body::from(secret.clone())).unwrap()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let own = data(20_000, 4);
+    let own_oid = h.upload("bob/shared.git", BOB, &own).await;
+    let (_, answer) = h.batch_on("bob/shared.git", Some(BOB), "download", &["basic"], &own_oid, 20_000).await;
+    let bob_download = local(answer["objects"][0]["actions"]["download"]["href"].as_str().unwrap()).to_owned();
+    for forged in [
+        bob_download.replacen(&bob_repo, &alice_repo, 1),
+        bob_download.replace(&own_oid, &secret_oid),
+        bob_download.replace(&own_oid, &secret_oid).replace("size=20000", &format!("size={size}")),
+        bob_download.replacen(&bob_repo, &alice_repo, 1).replace(&own_oid, &secret_oid),
+    ] {
+        let (status, body) = h.send(Request::get(&forged).body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{forged}: {}", String::from_utf8_lossy(&body));
+    }
+    let verify_forged = bob_upload.replace("/api/lfs/objects/", "/api/lfs/verify/").replacen(&bob_repo, &alice_repo, 1);
+    assert_eq!(h.send(Request::post(&verify_forged).body(Body::empty()).unwrap()).await.0, StatusCode::FORBIDDEN);
+    // An upload href is no download href.
+    assert_eq!(h.send(Request::get(&bob_upload).body(Body::empty()).unwrap()).await.0, StatusCode::FORBIDDEN);
+
+    // Bob's own copy, sent with his own href, lands in his repo only, and
+    // alice's object is untouched.
+    let (status, _) = h.send(Request::put(&bob_upload).body(Body::from(secret.clone())).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    let digest: [u8; 32] = sha2::Sha256::digest(&secret).into();
+    assert!(h.state.db.repo_file_by_sha256(h.bob_repo_id, &digest).await.unwrap().is_some());
+    let (_, answer) = h.batch(Some(ALICE), "download", &secret_oid, size).await;
+    let alice_download = local(answer["objects"][0]["actions"]["download"]["href"].as_str().unwrap()).to_owned();
+    let (status, body) = h.send(Request::get(&alice_download).body(Body::empty()).unwrap()).await;
+    assert_eq!((status, body == secret), (StatusCode::OK, true));
 }
