@@ -93,9 +93,8 @@ class GitClient:
             "user.email": f"{username or 'anonymous'}@e2e.invalid",
             "init.defaultBranch": "main",
             "advice.detachedHead": "false",
-            # The LFS locks API may not exist on the server yet: git-lfs's
-            # pre-push lock verification would otherwise query it on every push.
-            "lfs.locksverify": "false",
+            # git-lfs verifies locks (the server's LFS locks API) before every push.
+            "lfs.locksverify": "true",
         }
         if token is not None:
             settings["credential.helper"] = str(self._write_credential_helper())

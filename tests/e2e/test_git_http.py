@@ -423,7 +423,7 @@ def test_large_non_lfs_file_push_is_rejected(server, tmp_path):
     assert git.out("check-attr", "filter", path, cwd=work) == f"{path}: filter: unspecified"
     commit_all(git, work, "a big file outside LFS")
 
-    refused = git("-c", "lfs.locksverify=false", "push", "origin", "main", cwd=work, check=False)
+    refused = git("push", "origin", "main", cwd=work, check=False)
     assert_failed(refused, "remote:", "git lfs track", path, "rejected", what="push of a 20 MiB file outside LFS")
     print(refused.stderr)
     assert git.ls_remote(url)["refs/heads/main"] == before, "the refused push moved main"
