@@ -11,7 +11,8 @@ readers and non-owners get 403, files over 10 MiB outside LFS and LFS
 pointers to objects never uploaded are refused with a `remote:` message, a
 push racing an API commit on one branch either wins or is rejected cleanly
 (never both, never neither), force-pushes, branches, tags and deletions
-fetch as git expects, and `main` cannot be deleted.
+fetch as git expects, `main` cannot be deleted, and shallow and partial
+clones fetch (and push) as they do from any git server.
 
 Every git command runs through git_client.GitClient (an isolated HOME with
 `git lfs install`, credentials from a credential helper); every test uses its
@@ -406,6 +407,40 @@ def test_dataset_prefix_clone_and_push(server, tmp_path):
 
     # Types are separate namespaces: there is no model alice/ds1.
     assert_failed(git("clone", repo_url(server, repo), tmp_path / "as-model", check=False), "not found", what="cloning the dataset as a model")
+
+
+def test_shallow_and_partial_clones_fetch_and_push(server, tmp_path):
+    """`--depth 1` and `--filter=blob:none` clones (upload-pack's shallow and
+    filter support), a lazy blob fetch, and a push from the shallow clone."""
+    repo = "alice/shallow"
+    create_repos(server, tmp_path, "create", [{"repo": repo}])
+    git = client(tmp_path, "alice", server)
+    url = repo_url(server, repo)
+    work = tmp_path / "full"
+    git("clone", url, work)
+    for number in range(3):
+        (work / f"f{number}.txt").write_text(f"version {number}\n")
+        commit_all(git, work, f"commit {number}")
+    git("push", "origin", "main", cwd=work)
+
+    shallow = tmp_path / "shallow"
+    git("clone", "--depth", "1", url, shallow)
+    assert git.out("rev-list", "--count", "HEAD", cwd=shallow) == "1"
+    assert (shallow / ".git" / "shallow").exists()
+    partial = tmp_path / "partial"
+    git("clone", "--filter=blob:none", "--no-checkout", url, partial)
+    assert git.out("rev-list", "--count", "HEAD", cwd=partial) == "4"
+    missing = git.out("rev-list", "--objects", "--missing=print", "HEAD", cwd=partial)
+    assert any(line.startswith("?") for line in missing.splitlines()), "blob:none left no blob out"
+    git("checkout", "-q", "main", cwd=partial)  # fetches the blobs lazily
+    assert (partial / "f2.txt").read_text() == "version 2\n"
+
+    (shallow / "from-shallow.txt").write_text("pushed from a depth-1 clone\n")
+    pushed = commit_all(git, shallow, "from a shallow clone")
+    git("push", "origin", "main", cwd=shallow)
+    assert api_head(server, repo) == pushed
+    git("pull", "-q", "--ff-only", "origin", "main", cwd=work)
+    assert (work / "from-shallow.txt").read_text() == "pushed from a depth-1 clone\n"
 
 
 # ---------------------------------------------------------------- 5. large files outside LFS

@@ -112,7 +112,9 @@ fn parse_request(body: &[u8]) -> Result<PushRequest, GitError> {
             capabilities.extend(caps.split(' ').filter(|cap| !cap.is_empty()).map(str::to_owned));
         }
         if command.starts_with("shallow ") {
-            return Err(GitError::BadRequest("pushing from a shallow clone is not supported".into()));
+            // Sent by shallow clones. Their new commits must still connect to
+            // objects the server holds, which the object check makes sure of.
+            continue;
         }
         let mut parts = command.splitn(3, ' ');
         let (Some(old), Some(new), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
@@ -452,7 +454,10 @@ mod tests {
         assert!(parse_request(FLUSH).unwrap().commands.is_empty());
         let mut shallow = Vec::new();
         write_packet(&mut shallow, format!("shallow {}\n", id(3)).as_bytes());
-        assert!(parse_request(&shallow).is_err());
+        write_packet(&mut shallow, format!("{} {} refs/heads/main\0report-status\n", id(3), id(4)).as_bytes());
+        let request = parse_request(&shallow).unwrap();
+        assert_eq!(request.commands.len(), 1, "shallow lines are not commands");
+        assert!(request.capabilities.contains("report-status"));
         let mut garbage = Vec::new();
         write_packet(&mut garbage, b"not a command\n");
         assert!(parse_request(&garbage).is_err());
