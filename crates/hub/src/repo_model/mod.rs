@@ -11,6 +11,7 @@ use std::collections::{HashSet, VecDeque};
 
 use tessera_api::{ApiError, ApiResult};
 use tessera_db::{GitObject, MetadataStore, User};
+pub use tessera_formats::git::valid_ref_component;
 use tessera_formats::git::{Commit, ObjectId, ObjectKind, Signature, TreeEntry, parse_tree};
 
 /// The default branch.
@@ -201,8 +202,6 @@ pub async fn first_parent_history(
     }
     Ok((out, false))
 }
-
-pub use tessera_formats::git::valid_ref_component;
 
 /// Writes new objects; always before the ref that makes them reachable moves.
 pub async fn store(db: &dyn MetadataStore, objects: &[GitObject]) -> ApiResult<()> {
