@@ -12,7 +12,8 @@ pointers to objects never uploaded are refused with a `remote:` message, a
 push racing an API commit on one branch either wins or is rejected cleanly
 (never both, never neither), force-pushes, branches, tags and deletions
 fetch as git expects, `main` cannot be deleted, and shallow and partial
-clones fetch (and push) as they do from any git server.
+clones fetch (and push) as they do from any git server, and a hand-built
+push cannot reach another repo's objects by naming their ids.
 
 Every git command runs through git_client.GitClient (an isolated HOME with
 `git lfs install`, credentials from a credential helper); every test uses its
@@ -21,10 +22,13 @@ own repos.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import random
 import time
+import urllib.request
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -441,6 +445,123 @@ def test_shallow_and_partial_clones_fetch_and_push(server, tmp_path):
     assert api_head(server, repo) == pushed
     git("pull", "-q", "--ff-only", "origin", "main", cwd=work)
     assert (work / "from-shallow.txt").read_text() == "pushed from a depth-1 clone\n"
+
+
+# ---------------------------------------------------------------- objects of other repos
+# Git objects are shared by all repos in the database. A client that knows the
+# id of an object in someone else's private repo must not be able to reach its
+# content by naming it in a push (a tree entry it does not send, or the base
+# of a delta). Real git never sends such pushes, so these are built by hand.
+PACK_TYPES = {"commit": 1, "tree": 2, "blob": 3, "ref_delta": 7}
+
+
+def pkt(text: bytes) -> bytes:
+    return b"%04x" % (len(text) + 4) + text
+
+
+def git_id(kind: str, data: bytes) -> str:
+    return hashlib.sha1(b"%s %d\0" % (kind.encode(), len(data)) + data).hexdigest()
+
+
+def pack_of(entries) -> bytes:
+    """A pack of (kind, data) entries; kind "ref_delta" takes (base id, delta)."""
+    out = bytearray(b"PACK" + (2).to_bytes(4, "big") + len(entries).to_bytes(4, "big"))
+    for kind, data in entries:
+        base = b""
+        if kind == "ref_delta":
+            base, data = bytes.fromhex(data[0]), data[1]
+        size = len(data)
+        byte = (PACK_TYPES[kind] << 4) | (size & 0x0F)
+        size >>= 4
+        while size:
+            out.append(byte | 0x80)
+            byte, size = size & 0x7F, size >> 7
+        out.append(byte)
+        out += base + zlib.compress(data)
+    return bytes(out + hashlib.sha1(out).digest())
+
+
+def varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def raw_push(server, repo: str, user: str, old: str, new: str, pack: bytes) -> tuple[str, str]:
+    """POSTs one ref update and a pack; returns (report-status text, remote messages)."""
+    command = f"{old} {new} refs/heads/main\0report-status side-band-64k\n".encode()
+    request = urllib.request.Request(
+        f"{server.endpoint}/{repo}/git-receive-pack",
+        data=pkt(command) + b"0000" + pack,
+        headers={
+            "Content-Type": "application/x-git-receive-pack-request",
+            "Authorization": "Basic " + base64.b64encode(f"{user}:{server.token(user)}".encode()).decode(),
+        },
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        body = response.read()
+    bands = {1: b"", 2: b""}
+    while body:
+        length = int(body[:4], 16)
+        if length == 0:
+            body = body[4:]
+            continue
+        bands[body[4]] = bands.get(body[4], b"") + body[5:length]
+        body = body[length:]
+    return bands[1].decode(errors="replace"), bands[2].decode(errors="replace")
+
+
+def test_a_push_cannot_reach_another_repos_objects(server, tmp_path):
+    secret = b"alice's private numbers: 4 8 15 16 23 42\n"
+    secret_id = git_id("blob", secret)
+    create_repos(server, tmp_path, "vault", [{"repo": "alice/vault", "private": True}])
+    scenario(
+        server,
+        tmp_path,
+        "secret",
+        """
+        from huggingface_hub import HfApi
+        HfApi().upload_file(path_or_fileobj=PARAMS["secret"].encode(), path_in_repo="secret.txt", repo_id="alice/vault")
+        """,
+        params={"secret": secret.decode()},
+    )
+    assert api_tree(server, "alice/vault")["secret.txt"]["oid"] == secret_id
+    create_repos(server, tmp_path, "thief", [{"repo": "bob/thief"}], user="bob")
+    before = api_head(server, "bob/thief")
+    attributes = api_tree(server, "bob/thief")[".gitattributes"]["oid"]
+
+    def commit_with(blob_id: str, name: str) -> tuple[bytes, bytes, str]:
+        tree = b"100644 .gitattributes\0" + bytes.fromhex(attributes) + f"100644 {name}\0".encode() + bytes.fromhex(blob_id)
+        commit = (
+            f"tree {git_id('tree', tree)}\nparent {before}\n"
+            f"author bob <bob@example.com> 1700000000 +0000\ncommitter bob <bob@example.com> 1700000000 +0000\n\n{name}\n"
+        ).encode()
+        return tree, commit, git_id("commit", commit)
+
+    # 1. A tree naming the secret blob without sending it.
+    tree, commit, commit_id = commit_with(secret_id, "stolen.txt")
+    report, messages = raw_push(server, "bob/thief", "bob", before, commit_id, pack_of([("tree", tree), ("commit", commit)]))
+    assert "ng refs/heads/main" in report and "in this repository" in messages, (report, messages)
+    assert api_head(server, "bob/thief") == before
+
+    # 2. A blob built as a delta against the secret blob.
+    copy_all = bytes([0x80 | 0x01 | 0x10, 0, len(secret)])
+    delta = varint(len(secret)) + varint(len(secret) + 1) + copy_all + bytes([1]) + b"!"
+    derived = secret + b"!"
+    tree, commit, commit_id = commit_with(git_id("blob", derived), "derived.txt")
+    pack = pack_of([("ref_delta", (secret_id, delta)), ("tree", tree), ("commit", commit)])
+    report, messages = raw_push(server, "bob/thief", "bob", before, commit_id, pack)
+    assert "unpack " in report and "unpack ok" not in report and "ng refs/heads/main" in report, (report, messages)
+    assert api_head(server, "bob/thief") == before
+
+    # Control: the same hand-built push is accepted when bob sends the content himself.
+    tree, commit, commit_id = commit_with(git_id("blob", derived), "derived.txt")
+    report, messages = raw_push(server, "bob/thief", "bob", before, commit_id, pack_of([("blob", derived), ("tree", tree), ("commit", commit)]))
+    assert "unpack ok" in report and "ok refs/heads/main" in report, (report, messages)
+    assert api_head(server, "bob/thief") == commit_id
 
 
 # ---------------------------------------------------------------- 5. large files outside LFS

@@ -417,21 +417,6 @@ impl MetadataStore for SqlStore {
         Ok(found)
     }
 
-    async fn existing_objects(&self, ids: &[ObjectId]) -> Result<Vec<ObjectId>> {
-        let mut found = Vec::with_capacity(ids.len());
-        for batch in ids.chunks(ID_BATCH) {
-            let sql = format!("SELECT oid FROM git_objects WHERE oid IN ({})", placeholders(batch.len()));
-            let mut query = sqlx::query(&sql);
-            for id in batch {
-                query = query.bind(id.as_bytes().to_vec());
-            }
-            for row in query.fetch_all(&self.pool).await? {
-                found.push(oid_from(&row.try_get::<Vec<u8>, _>("oid")?)?);
-            }
-        }
-        Ok(found)
-    }
-
     async fn refs(&self, repo_id: i64) -> Result<Vec<(String, ObjectId)>> {
         let rows = sqlx::query("SELECT name, target FROM refs WHERE repo_id = $1 ORDER BY name")
             .bind(repo_id)

@@ -134,6 +134,15 @@ impl RepoCache {
         Ok(dir)
     }
 
+    /// Every object the repo reaches or ever reached, brought up to date
+    /// first: what a push may build on without sending it. Objects are
+    /// shared by all repos in the DB, so this, not the DB, says which ones a
+    /// push to this repo may name.
+    pub async fn known_objects(&self, db: &dyn MetadataStore, repo: &Repo) -> Result<HashSet<ObjectId>, GitError> {
+        let dir = self.sync(db, repo).await?;
+        read_ids(&dir.join(OBJECTS_FILE)).await
+    }
+
     fn local_lock(&self, repo_id: i64) -> Arc<tokio::sync::Mutex<()>> {
         let mut locks = self.locks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         locks.entry(repo_id).or_default().clone()

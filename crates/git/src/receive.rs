@@ -11,7 +11,10 @@
 //!   `tessera_api::policy::check_file` (files over 10 MiB belong in LFS;
 //!   pointers name objects this repo holds);
 //! - objects are well-formed (commits parse, tree entries have sane names);
-//! - every object the new objects point at is in the pack or in the DB.
+//! - every object the new objects point at, and every delta base outside the
+//!   pack, is in the pack or already in this repo (objects are shared by all
+//!   repos in the DB, so naming another repo's object id must not reach its
+//!   content).
 //!
 //! Per ref: only `refs/heads/*` and `refs/tags/*` may be pushed, a branch
 //! must point at a commit, and `main` may not be deleted.
@@ -144,7 +147,8 @@ pub async fn receive_pack(
     }
     let pack = request.slice(push.pack_offset..);
     let mut messages = Vec::new();
-    let outcome = apply(&state, &repo, &push.commands, pack, &mut messages).await?;
+    let known = git.cache.known_objects(state.db.as_ref(), &repo).await?;
+    let outcome = apply(&state, &repo, &known, &push.commands, pack, &mut messages).await?;
     let accepted = outcome.statuses.iter().filter(|(_, status)| status.is_none()).count();
     tracing::info!(
         repo.id = repo.id,
@@ -211,12 +215,13 @@ impl Outcome {
 async fn apply(
     state: &AppState,
     repo: &Repo,
+    known: &HashSet<ObjectId>,
     commands: &[RefCommand],
     pack: Bytes,
     messages: &mut Vec<String>,
 ) -> Result<Outcome, GitError> {
     let db = state.db.as_ref();
-    let objects = match read_pack(state, pack).await? {
+    let objects = match read_pack(state, known, pack).await? {
         Ok(objects) => objects,
         Err(error) => {
             messages.push(format!("error: the pack could not be read: {error}"));
@@ -227,13 +232,13 @@ async fn apply(
     // Per-ref rules first: they need no walk.
     let mut statuses: Vec<Option<String>> = Vec::with_capacity(commands.len());
     for command in commands {
-        statuses.push(check_command(state, &objects, command).await?);
+        statuses.push(check_command(state, known, &objects, command).await?);
     }
 
     // Then what the new objects bring, once for the whole push.
     let tips: Vec<ObjectId> =
         commands.iter().zip(&statuses).filter(|(c, s)| s.is_none() && c.new != ZERO).map(|(c, _)| c.new).collect();
-    let problems = check_objects(state, repo, &objects, &tips).await?;
+    let problems = check_objects(state, repo, known, &objects, &tips).await?;
     if !problems.is_empty() {
         messages.push("Your push was rejected:".to_owned());
         messages.extend(problems.iter().map(|problem| format!("  - {problem}")));
@@ -268,7 +273,11 @@ async fn apply(
 
 /// The pack's objects by id, its deltas resolved (thin-pack bases come from
 /// the DB); `Err` with a reason when the pack is unreadable.
-async fn read_pack(state: &AppState, pack: Bytes) -> Result<Result<HashMap<ObjectId, GitObject>, String>, GitError> {
+async fn read_pack(
+    state: &AppState,
+    known: &HashSet<ObjectId>,
+    pack: Bytes,
+) -> Result<Result<HashMap<ObjectId, GitObject>, String>, GitError> {
     if pack.is_empty() {
         return Ok(Ok(HashMap::new()));
     }
@@ -284,6 +293,10 @@ async fn read_pack(state: &AppState, pack: Bytes) -> Result<Result<HashMap<Objec
         Err(error) => return Ok(Err(error)),
     };
     if !missing.is_empty() {
+        let foreign = missing.iter().filter(|id| !known.contains(id)).count();
+        if foreign > 0 {
+            return Ok(Err(format!("{foreign} delta bases are neither in the pack nor in this repository")));
+        }
         let bases = state.db.objects(&missing).await?;
         if bases.len() != missing.len() {
             return Ok(Err(format!(
@@ -313,6 +326,7 @@ async fn read_pack(state: &AppState, pack: Bytes) -> Result<Result<HashMap<Objec
 /// Why one ref command cannot be applied, if it cannot.
 async fn check_command(
     state: &AppState,
+    known: &HashSet<ObjectId>,
     objects: &HashMap<ObjectId, GitObject>,
     command: &RefCommand,
 ) -> Result<Option<String>, GitError> {
@@ -326,7 +340,10 @@ async fn check_command(
     }
     let kind = match objects.get(&command.new) {
         Some(object) => Some(object.kind),
-        None => state.db.objects(&[command.new]).await?.first().map(|object| object.kind),
+        None if known.contains(&command.new) => {
+            state.db.objects(&[command.new]).await?.first().map(|object| object.kind)
+        }
+        None => None,
     };
     Ok(match kind {
         None => Some(format!("missing necessary objects: {} is not in the pack", command.new)),
@@ -342,10 +359,11 @@ fn bad_entry_name(name: &str) -> bool {
 }
 
 /// Walks the new objects reachable from `tips` (stopping at objects the
-/// server already had) and lists every rule they break.
+/// repo already had) and lists every rule they break.
 async fn check_objects(
     state: &AppState,
     repo: &Repo,
+    known: &HashSet<ObjectId>,
     objects: &HashMap<ObjectId, GitObject>,
     tips: &[ObjectId],
 ) -> Result<Vec<String>, GitError> {
@@ -415,13 +433,9 @@ async fn check_objects(
             }
         }
     }
-    if !outside.is_empty() {
-        let outside: Vec<ObjectId> = outside.into_iter().collect();
-        let known: HashSet<ObjectId> = db.existing_objects(&outside).await?.into_iter().collect();
-        let lost = outside.iter().filter(|id| !known.contains(id)).count();
-        if lost > 0 {
-            problems.push(format!("{lost} objects the push refers to are neither in the pack nor on the server"));
-        }
+    let lost = outside.iter().filter(|id| !known.contains(id)).count();
+    if lost > 0 {
+        problems.push(format!("{lost} objects the push refers to are neither in the pack nor in this repository"));
     }
     Ok(problems)
 }
