@@ -14,12 +14,12 @@ directories); every later commit rewrites one of them, so the history has
 N commits and the tip N files. It is made with `git fast-import`, then
 pushed once to `alice/clone-speed` on the server (untimed, but reported).
 
-What is timed (wall clock of the `git clone` process, best of --runs, each
-into a fresh directory):
+What is timed (wall clock of the `git clone` process, each into a fresh
+directory; the median of --runs rounds, in which L, F, T and T1 take turns):
   L   git clone /path/bare.git            local clone (hard links; git's fastest path)
   F   git clone file:///path/bare.git     local clone through the pack protocol
-  T0  git clone http://…/alice/clone-speed, the first after the push: the
-      server's cache is rebuilt from the DB (the cache dir is deleted first)
+  T0  git clone http://…/alice/clone-speed with the server's cache dir
+      deleted first: the cache is rebuilt from the DB (timed once)
   T   the same clone again (cache warm), protocol v2
   T1  the same with -c protocol.version=0
 Ratios T/L (the closing figure), T/F, T0/L. Every clone is checked: same
@@ -32,6 +32,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -97,15 +98,11 @@ def timed_clone(source: str, dest: Path, *extra: str) -> float:
     return elapsed
 
 
-def best(runs: int, fn) -> float:
-    return min(fn() for _ in range(runs))
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--commits", type=int, default=1000)
     parser.add_argument("--files", type=int, default=1000)
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--bin", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--keep", action="store_true")
@@ -144,9 +141,8 @@ def main() -> int:
 
         clones = base / "clones"
         clones.mkdir()
-        figures["local_secs"] = best(args.runs, lambda: timed_clone(str(bare), clones / "local"))
-        figures["file_secs"] = best(args.runs, lambda: timed_clone(f"file://{bare}", clones / "file"))
-
+        # Wait for the cache update the push started, then delete the cache.
+        git("ls-remote", remote, cwd=base)
         shutil.rmtree(server.data_dir / "cache", ignore_errors=True)
         figures["tessera_cold_secs"] = timed_clone(remote, clones / "cold")
         cloned_tip = git("rev-parse", "HEAD", cwd=clones / "cold").decode().strip()
@@ -156,8 +152,17 @@ def main() -> int:
         count = git("rev-list", "--count", "HEAD", cwd=clones / "cold").decode().strip()
         if int(count) != args.commits:
             raise Failure(f"the clone has {count} commits, expected {args.commits}")
-        figures["tessera_secs"] = best(args.runs, lambda: timed_clone(remote, clones / "warm"))
-        figures["tessera_v0_secs"] = best(args.runs, lambda: timed_clone(remote, clones / "v0", "-c", "protocol.version=0"))
+        # The warm measurements take turns, so drift in the machine's speed
+        # hits every column alike; medians are reported.
+        samples: dict[str, list[float]] = {"local": [], "file": [], "tessera": [], "tessera_v0": []}
+        for _ in range(args.runs):
+            samples["local"].append(timed_clone(str(bare), clones / "local"))
+            samples["file"].append(timed_clone(f"file://{bare}", clones / "file"))
+            samples["tessera"].append(timed_clone(remote, clones / "warm"))
+            samples["tessera_v0"].append(timed_clone(remote, clones / "v0", "-c", "protocol.version=0"))
+        for name, values in samples.items():
+            figures[f"{name}_secs"] = statistics.median(values)
+            figures[f"{name}_samples"] = values
         figures["ratio_tessera_vs_local"] = figures["tessera_secs"] / figures["local_secs"]
         figures["ratio_tessera_vs_file"] = figures["tessera_secs"] / figures["file_secs"]
         figures["ratio_cold_vs_local"] = figures["tessera_cold_secs"] / figures["local_secs"]

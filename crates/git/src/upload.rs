@@ -30,6 +30,9 @@ use crate::router::GitService;
 /// The largest upload-pack request accepted (wants and haves), after inflating.
 pub const MAX_REQUEST_BYTES: u64 = 64 * 1024 * 1024;
 
+/// Read size for streaming git's output into the response.
+const STREAM_CHUNK: usize = 64 * 1024;
+
 /// How much of git's stderr is kept for the log.
 const MAX_STDERR: u64 = 16 * 1024;
 
@@ -127,7 +130,10 @@ pub async fn upload_pack(
         }
         drop(permit);
     });
-    Ok(git_response("application/x-git-upload-pack-result", Body::from_stream(ReaderStream::new(stdout))))
+    Ok(git_response(
+        "application/x-git-upload-pack-result",
+        Body::from_stream(ReaderStream::with_capacity(stdout, STREAM_CHUNK)),
+    ))
 }
 
 fn display_dir(dir: &Path) -> String {
