@@ -104,7 +104,10 @@ impl RepoCache {
         })
         .await
         .map_err(|error| GitError::Git(format!("lock task failed: {error}")))??;
-        // Another request or process may have done the work meanwhile.
+        // Read the refs again under the lock, so an update never writes refs
+        // older than those another request or process wrote meanwhile.
+        let refs = db.refs(repo.id).await?;
+        let snapshot: String = refs.iter().map(|(name, id)| format!("{id} {name}\n")).collect();
         if tokio::fs::read_to_string(dir.join(REFS_FILE)).await.ok().as_deref() == Some(snapshot.as_str()) {
             return Ok(dir);
         }
@@ -122,8 +125,8 @@ impl RepoCache {
             file.write_all(&ids).await?;
             file.flush().await?;
         }
-        let packed: String = refs.iter().map(|(name, id)| format!("{id} {name}\n")).collect();
-        write_atomically(&dir, "packed-refs", packed.as_bytes()).await?;
+        // The snapshot is also valid `packed-refs` content.
+        write_atomically(&dir, "packed-refs", snapshot.as_bytes()).await?;
         write_atomically(&dir, REFS_FILE, snapshot.as_bytes()).await?;
         self.repack_if_needed(&dir, missing.len()).await?;
         tracing::debug!(
