@@ -490,9 +490,9 @@ def varint(n: int) -> bytes:
             return bytes(out)
 
 
-def raw_push(server, repo: str, user: str, old: str, new: str, pack: bytes) -> tuple[str, str]:
+def raw_push(server, repo: str, user: str, old: str, new: str, pack: bytes, ref: str = "refs/heads/main") -> tuple[str, str]:
     """POSTs one ref update and a pack; returns (report-status text, remote messages)."""
-    command = f"{old} {new} refs/heads/main\0report-status side-band-64k\n".encode()
+    command = f"{old} {new} {ref}\0report-status side-band-64k\n".encode()
     request = urllib.request.Request(
         f"{server.endpoint}/{repo}/git-receive-pack",
         data=pkt(command) + b"0000" + pack,
@@ -557,11 +557,78 @@ def test_a_push_cannot_reach_another_repos_objects(server, tmp_path):
     assert "unpack " in report and "unpack ok" not in report and "ng refs/heads/main" in report, (report, messages)
     assert api_head(server, "bob/thief") == before
 
+    # 3. A tree entry that says "file" but names a commit (sent in the pack)
+    #    whose parent is alice's private commit.
+    private_head = api_head(server, "alice/vault")
+    inner_tree = b"100644 .gitattributes\0" + bytes.fromhex(attributes)
+    smuggler = (
+        f"tree {git_id('tree', inner_tree)}\nparent {private_head}\n"
+        f"author bob <bob@example.com> 1700000000 +0000\ncommitter bob <bob@example.com> 1700000000 +0000\n\nx\n"
+    ).encode()
+    tree, commit, commit_id = commit_with(git_id("commit", smuggler), "looks-like-a-file")
+    pack = pack_of([("tree", inner_tree), ("commit", smuggler), ("tree", tree), ("commit", commit)])
+    report, messages = raw_push(server, "bob/thief", "bob", before, commit_id, pack)
+    assert "ng refs/heads/main" in report and "named as a blob" in messages, (report, messages)
+    assert api_head(server, "bob/thief") == before
+
+    # 4. A refused ref stores nothing of its pack.
+    objects_before = server.stats()["gitObjects"]
+    junk = b"never stored\n"
+    tree, commit, commit_id = commit_with(git_id("blob", junk), "junk.txt")
+    pack = pack_of([("blob", junk), ("tree", tree), ("commit", commit)])
+    report, _ = raw_push(server, "bob/thief", "bob", "0" * 40, commit_id, pack, ref="refs/junk/x")
+    assert "ng refs/junk/x" in report, report
+    assert server.stats()["gitObjects"] == objects_before
+
     # Control: the same hand-built push is accepted when bob sends the content himself.
     tree, commit, commit_id = commit_with(git_id("blob", derived), "derived.txt")
     report, messages = raw_push(server, "bob/thief", "bob", before, commit_id, pack_of([("blob", derived), ("tree", tree), ("commit", commit)]))
     assert "unpack ok" in report and "ok refs/heads/main" in report, (report, messages)
     assert api_head(server, "bob/thief") == commit_id
+
+
+def test_the_cache_survives_repacks_and_a_torn_object_list(server, tmp_path):
+    """The server's git cache is rebuilt from the DB; objects of a deleted
+    branch survive its repack (the branch may come back), and a cut-short
+    object list is rebuilt instead of refusing pushes."""
+    repo = "alice/cache-care"
+    create_repos(server, tmp_path, "create", [{"repo": repo}])
+    git = client(tmp_path, "alice", server)
+    url = repo_url(server, repo)
+    work = tmp_path / "work"
+    git("clone", url, work)
+    git("checkout", "-q", "-b", "tmp", cwd=work)
+    (work / "tmp.txt").write_text("on a branch that goes away and comes back\n")
+    tmp_commit = commit_all(git, work, "tmp")
+    git("push", "-q", "origin", "tmp", cwd=work)
+    git.ls_remote(url)  # the cache takes in tmp
+    git("push", "-q", "origin", ":tmp", cwd=work)
+    git.ls_remote(url)
+    git("checkout", "-q", "main", cwd=work)
+    for number in range(1100):  # enough new objects for the cache to repack
+        (work / "many" / f"f{number}.txt").parent.mkdir(exist_ok=True)
+        (work / "many" / f"f{number}.txt").write_text(f"{number}\n")
+    commit_all(git, work, "many files")
+    git("push", "-q", "origin", "main", cwd=work)
+    git.ls_remote(url)
+    git("push", "-q", "origin", "tmp", cwd=work)
+    again = tmp_path / "again"
+    git("clone", "-q", "-b", "tmp", url, again)
+    assert head(git, again) == tmp_commit
+    assert (again / "tmp.txt").read_text() == "on a branch that goes away and comes back\n"
+
+    lists = list((server.data_dir / "cache" / "git").glob("*.git/tessera-objects"))
+    assert lists, "no object lists in the cache"
+    for path in lists:
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) - 7])
+    (work / "after-tear.txt").write_text("pushed after the object list was torn\n")
+    pushed = commit_all(git, work, "after the tear")
+    git("push", "-q", "origin", "main", cwd=work)
+    fresh = tmp_path / "fresh"
+    git("clone", "-q", url, fresh)
+    assert head(git, fresh) == pushed
+    assert (fresh / "many" / "f1099.txt").read_text() == "1099\n"
 
 
 # ---------------------------------------------------------------- 5. large files outside LFS

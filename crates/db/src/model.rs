@@ -194,6 +194,8 @@ pub struct Stats {
     pub xet_files: i64,
     /// Σ sizes of distinct Xet files (the logical bytes before dedup).
     pub xet_file_bytes: i64,
+    /// Git objects (shared by all repos).
+    pub git_objects: i64,
 }
 
 /// A Git LFS file lock: one path of a repo, held by one user.

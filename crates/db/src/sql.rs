@@ -598,6 +598,7 @@ impl MetadataStore for SqlStore {
             xorb_uncompressed_bytes: count("SELECT CAST(SUM(uncompressed_len) AS BIGINT) AS n FROM xorbs").await?,
             xet_files: count("SELECT COUNT(*) AS n FROM xet_files").await?,
             xet_file_bytes: count("SELECT CAST(SUM(size) AS BIGINT) AS n FROM xet_files").await?,
+            git_objects: count("SELECT COUNT(*) AS n FROM git_objects").await?,
         })
     }
 

@@ -116,6 +116,7 @@ async fn metadata_story() {
     assert_eq!((stats.users, stats.repos, stats.xorbs, stats.xet_files), (1, 2, 1, 1));
     assert_eq!(stats.xorb_bytes as u64, xorb.serialized_len());
     assert_eq!(stats.xet_file_bytes, 5004);
+    assert_eq!(stats.git_objects, 1, "the blob, stored twice, counts once");
 
     // LFS locks: one per path of a repo, listed in id order, with filters and pages.
     let bob = db.create_user("bob", false).await.unwrap();

@@ -46,9 +46,35 @@ enum Entry {
 #[derive(Debug, Default)]
 pub struct Pack {
     entries: Vec<Entry>,
+    /// Each entry's offset in the pack.
+    offsets: Vec<u64>,
     by_offset: HashMap<u64, usize>,
-    by_id: HashMap<ObjectId, usize>,
     external: HashMap<ObjectId, (ObjectKind, Vec<u8>)>,
+    limits: PackLimits,
+    /// Bytes of whole objects so far: inflated entries plus resolved deltas.
+    total_bytes: u64,
+}
+
+/// How big a pack's objects may get once inflated and resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PackLimits {
+    /// The largest single object, whole or as a delta's result.
+    pub max_object_bytes: u64,
+    /// The most bytes all whole objects of the pack may add up to.
+    pub max_total_bytes: u64,
+}
+
+impl Default for PackLimits {
+    fn default() -> Self {
+        Self { max_object_bytes: u64::MAX, max_total_bytes: u64::MAX }
+    }
+}
+
+/// What a delta waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum BaseKey {
+    Offset(u64),
+    Id(ObjectId),
 }
 
 /// Pack type codes.
@@ -73,10 +99,11 @@ fn kind_code(kind: ObjectKind) -> u8 {
 }
 
 impl Pack {
-    /// Parses a pack, inflating every entry. Entries whose declared size
-    /// exceeds `max_object_size` are refused before anything is allocated
-    /// for them; so is a pack whose SHA-1 trailer does not match.
-    pub fn parse(bytes: &[u8], max_object_size: u64) -> Result<Self, FormatError> {
+    /// Parses a pack, inflating every entry. An entry whose declared size
+    /// exceeds the object limit, or would take the pack past its total, is
+    /// refused before anything is allocated for it; so is a pack whose SHA-1
+    /// trailer does not match.
+    pub fn parse(bytes: &[u8], limits: PackLimits) -> Result<Self, FormatError> {
         if bytes.len() < 32 {
             return Err(invalid(0, format!("{} bytes is too short for a pack", bytes.len())));
         }
@@ -97,15 +124,13 @@ impl Pack {
         if count > body.len() / 2 {
             return Err(invalid(8, format!("{count} entries cannot fit in {} bytes", body.len())));
         }
-        let mut pack = Self { entries: Vec::with_capacity(count), ..Self::default() };
+        let mut pack = Self { entries: Vec::with_capacity(count), limits, ..Self::default() };
         let mut position = 12usize;
         for _ in 0..count {
             let start = position as u64;
             let (code, size, header_len) = entry_header(&body[position..], start)?;
             position += header_len;
-            if size > max_object_size {
-                return Err(invalid(start, format!("object of {size} bytes is over the {max_object_size}-byte limit")));
-            }
+            pack.count_bytes(size).map_err(|reason| invalid(start, reason))?;
             let base = match code {
                 OFS_DELTA => {
                     let (distance, len) = ofs_distance(&body[position..], start)?;
@@ -137,12 +162,11 @@ impl Pack {
                         BLOB => ObjectKind::Blob,
                         _ => ObjectKind::Tag,
                     };
-                    let id = ObjectId::for_object(kind, &data);
-                    pack.by_id.insert(id, pack.entries.len());
-                    Entry::Whole { id, kind, data }
+                    Entry::Whole { id: ObjectId::for_object(kind, &data), kind, data }
                 }
             };
             pack.by_offset.insert(start, pack.entries.len());
+            pack.offsets.push(start);
             pack.entries.push(entry);
         }
         if position != body.len() {
@@ -168,46 +192,82 @@ impl Pack {
 
     /// Applies every delta whose base is known. Returns the ids of the bases
     /// still missing: objects neither in the pack nor added with
-    /// [`Pack::add_base`]. Empty means every object is whole.
+    /// [`Pack::add_base`]. Empty means every object is whole. Each delta is
+    /// applied once, when its base becomes whole, so long chains in any
+    /// order take linear time.
     pub fn resolve(&mut self) -> Result<Vec<ObjectId>, FormatError> {
-        loop {
-            let mut progress = false;
-            for index in 0..self.entries.len() {
-                let Entry::Delta { base, delta } = &self.entries[index] else { continue };
-                let found = match *base {
-                    Base::Offset(offset) => match &self.entries[self.by_offset[&offset]] {
-                        Entry::Whole { kind, data, .. } => Some((*kind, data.as_slice())),
-                        Entry::Delta { .. } => None,
-                    },
-                    Base::Id(id) => match self.by_id.get(&id).map(|&at| &self.entries[at]) {
-                        Some(Entry::Whole { kind, data, .. }) => Some((*kind, data.as_slice())),
-                        _ => self.external.get(&id).map(|(kind, data)| (*kind, data.as_slice())),
-                    },
-                };
-                let Some((kind, source)) = found else { continue };
-                let data =
-                    apply_delta(source, delta).map_err(|reason| invalid(0, format!("entry {index}: {reason}")))?;
-                let id = ObjectId::for_object(kind, &data);
-                self.by_id.insert(id, index);
-                self.entries[index] = Entry::Whole { id, kind, data };
-                progress = true;
-            }
-            if !progress {
-                break;
+        let mut waiting: HashMap<BaseKey, Vec<usize>> = HashMap::new();
+        let mut ready = Vec::new();
+        for (index, entry) in self.entries.iter().enumerate() {
+            match entry {
+                Entry::Delta { base: Base::Offset(offset), .. } => {
+                    waiting.entry(BaseKey::Offset(*offset)).or_default().push(index)
+                }
+                Entry::Delta { base: Base::Id(id), .. } => waiting.entry(BaseKey::Id(*id)).or_default().push(index),
+                Entry::Whole { .. } => ready.push(index),
             }
         }
-        let mut missing: Vec<ObjectId> = self
-            .entries
-            .iter()
-            .filter_map(|entry| match entry {
-                Entry::Delta { base: Base::Id(id), .. } => Some(*id),
-                _ => None,
+        let external: Vec<ObjectId> = self.external.keys().copied().collect();
+        for id in external {
+            let Some(dependents) = waiting.remove(&BaseKey::Id(id)) else { continue };
+            let (kind, data) = self.external.remove(&id).unwrap_or((ObjectKind::Blob, Vec::new()));
+            let applied = self.apply_all(kind, &data, &dependents);
+            self.external.insert(id, (kind, data));
+            ready.extend(applied?);
+        }
+        while let Some(index) = ready.pop() {
+            let Entry::Whole { id, .. } = &self.entries[index] else { continue };
+            let mut dependents = waiting.remove(&BaseKey::Offset(self.offsets[index])).unwrap_or_default();
+            dependents.extend(waiting.remove(&BaseKey::Id(*id)).unwrap_or_default());
+            if dependents.is_empty() {
+                continue;
+            }
+            // Lend the base's data out while its dependents are built from it.
+            let Entry::Whole { id, kind, data } =
+                std::mem::replace(&mut self.entries[index], Entry::Delta { base: Base::Offset(0), delta: Vec::new() })
+            else {
+                continue;
+            };
+            let applied = self.apply_all(kind, &data, &dependents);
+            self.entries[index] = Entry::Whole { id, kind, data };
+            ready.extend(applied?);
+        }
+        let mut missing: Vec<ObjectId> = waiting
+            .into_keys()
+            .filter_map(|key| match key {
+                BaseKey::Id(id) => Some(id),
+                BaseKey::Offset(_) => None,
             })
-            .filter(|id| !self.by_id.contains_key(id))
             .collect();
         missing.sort();
-        missing.dedup();
         Ok(missing)
+    }
+
+    /// Builds each of `dependents` (deltas) from one base; returns them.
+    fn apply_all(&mut self, kind: ObjectKind, base: &[u8], dependents: &[usize]) -> Result<Vec<usize>, FormatError> {
+        for &index in dependents {
+            let offset = self.offsets[index];
+            let Entry::Delta { delta, .. } = &mut self.entries[index] else { continue };
+            let delta = std::mem::take(delta);
+            let target = delta_target_size(&delta).map_err(|reason| invalid(offset, reason))?;
+            self.count_bytes(target).map_err(|reason| invalid(offset, reason))?;
+            let data = apply_delta(base, &delta).map_err(|reason| invalid(offset, reason))?;
+            self.entries[index] = Entry::Whole { id: ObjectId::for_object(kind, &data), kind, data };
+        }
+        Ok(dependents.to_vec())
+    }
+
+    /// Admits `size` more bytes of whole objects, or says which limit they break.
+    fn count_bytes(&mut self, size: u64) -> Result<(), String> {
+        let PackLimits { max_object_bytes, max_total_bytes } = self.limits;
+        if size > max_object_bytes {
+            return Err(format!("object of {size} bytes is over the {max_object_bytes}-byte limit"));
+        }
+        self.total_bytes = self.total_bytes.saturating_add(size);
+        if self.total_bytes > max_total_bytes {
+            return Err(format!("the pack's objects add up to more than {max_total_bytes} bytes"));
+        }
+        Ok(())
     }
 
     /// The whole objects, once [`Pack::resolve`] has returned no missing base.
@@ -312,6 +372,13 @@ fn delta_size(bytes: &[u8], position: &mut usize) -> Result<usize, String> {
     }
 }
 
+/// The size of the object a delta builds, read from its header.
+fn delta_target_size(delta: &[u8]) -> Result<u64, String> {
+    let mut position = 0;
+    delta_size(delta, &mut position)?;
+    Ok(delta_size(delta, &mut position)? as u64)
+}
+
 /// Applies a git delta (copy and insert instructions) to `source`.
 pub fn apply_delta(source: &[u8], delta: &[u8]) -> Result<Vec<u8>, String> {
     let mut position = 0;
@@ -400,7 +467,7 @@ mod tests {
     fn written_packs_parse_back() {
         let objects = objects();
         let bytes = write_pack(objects.iter().map(|(kind, data)| (*kind, data.as_slice())));
-        let mut pack = Pack::parse(&bytes, u64::MAX).unwrap();
+        let mut pack = Pack::parse(&bytes, PackLimits::default()).unwrap();
         assert_eq!(pack.len(), 4);
         assert!(pack.resolve().unwrap().is_empty());
         let parsed = pack.into_objects().unwrap();
@@ -416,9 +483,113 @@ mod tests {
         let bytes = write_pack(objects.iter().map(|(kind, data)| (*kind, data.as_slice())));
         let mut flipped = bytes.clone();
         flipped[20] ^= 1;
-        assert!(Pack::parse(&flipped, u64::MAX).is_err());
-        assert!(Pack::parse(&bytes[..bytes.len() - 1], u64::MAX).is_err());
-        assert!(Pack::parse(&bytes, 100).is_err(), "size limit");
+        assert!(Pack::parse(&flipped, PackLimits::default()).is_err());
+        assert!(Pack::parse(&bytes[..bytes.len() - 1], PackLimits::default()).is_err());
+        let small = PackLimits { max_object_bytes: 100, ..PackLimits::default() };
+        assert!(Pack::parse(&bytes, small).is_err(), "object limit");
+        let total = PackLimits { max_total_bytes: 70_005, ..PackLimits::default() };
+        assert!(Pack::parse(&bytes, total).is_err(), "total limit");
+    }
+
+    /// A pack holding one blob and ref-deltas, stored last to first: each
+    /// delta's base is the blob, or with `chain` the previous delta's result.
+    fn delta_pack(base: &[u8], deltas: &[Vec<u8>], chain: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(b"PACK");
+        out.extend_from_slice(&2u32.to_be_bytes());
+        out.extend_from_slice(&(1 + deltas.len() as u32).to_be_bytes());
+        let entry = |out: &mut Vec<u8>, code: u8, prefix: &[u8], data: &[u8]| {
+            let mut size = data.len() as u64;
+            let mut byte = (code << 4) | (size & 0x0f) as u8;
+            size >>= 4;
+            while size != 0 {
+                out.push(byte | 0x80);
+                byte = (size & 0x7f) as u8;
+                size >>= 7;
+            }
+            out.push(byte);
+            out.extend_from_slice(prefix);
+            let mut encoder = flate2::write::ZlibEncoder::new(out, flate2::Compression::fast());
+            encoder.write_all(data).unwrap();
+            encoder.finish().unwrap();
+        };
+        entry(&mut out, BLOB, &[], base);
+        let base_id = ObjectId::for_object(ObjectKind::Blob, base);
+        let mut previous = (base_id, base.to_vec());
+        let mut chained = Vec::new();
+        for delta in deltas {
+            let base_for_this = if chain { previous.0 } else { base_id };
+            chained.push((base_for_this, delta.clone()));
+            if chain {
+                let data = apply_delta(&previous.1, delta).unwrap();
+                previous = (ObjectId::for_object(ObjectKind::Blob, &data), data);
+            }
+        }
+        // Stored in reverse, so each delta's base comes after it.
+        for (base, delta) in chained.iter().rev() {
+            entry(&mut out, REF_DELTA, base.as_bytes(), delta);
+        }
+        let digest = sha1::Sha1::digest(&out);
+        out.extend_from_slice(&digest);
+        out
+    }
+
+    #[test]
+    fn delta_results_count_against_the_limits() {
+        // 64 KiB base; each 0x80 instruction copies 64 KiB: a 2 KiB delta claims 128 MiB.
+        let base = vec![1u8; 0x10000];
+        let copies = 2048;
+        let mut delta = Vec::new();
+        delta.extend_from_slice(&[0x80, 0x80, 0x04]); // base size 65536
+        let mut target = (copies * 0x10000) as u64;
+        loop {
+            let byte = (target & 0x7f) as u8;
+            target >>= 7;
+            delta.push(if target != 0 { byte | 0x80 } else { byte });
+            if target == 0 {
+                break;
+            }
+        }
+        delta.extend(std::iter::repeat_n(0x80u8, copies));
+        let bytes = delta_pack(&base, &[delta], false);
+        let limits = PackLimits { max_object_bytes: 1 << 20, max_total_bytes: 1 << 30 };
+        let mut pack = Pack::parse(&bytes, limits).unwrap();
+        assert!(pack.resolve().is_err(), "the delta's result is over the object limit");
+        let limits = PackLimits { max_object_bytes: 1 << 30, max_total_bytes: 1 << 20 };
+        let mut pack = Pack::parse(&bytes, limits).unwrap();
+        assert!(pack.resolve().is_err(), "the pack's total is over its limit");
+    }
+
+    #[test]
+    fn reversed_delta_chains_resolve_in_one_pass() {
+        let base = b"0123456789".repeat(10);
+        // Each delta appends one byte to its base.
+        let deltas: Vec<Vec<u8>> = (0..3000usize)
+            .map(|i| {
+                let source = 100 + i;
+                let mut delta = Vec::new();
+                for size in [source, source + 1] {
+                    let mut size = size;
+                    loop {
+                        let byte = (size & 0x7f) as u8;
+                        size >>= 7;
+                        delta.push(if size != 0 { byte | 0x80 } else { byte });
+                        if size == 0 {
+                            break;
+                        }
+                    }
+                }
+                // Copy the whole source (offset 0, 2-byte size), then insert one byte.
+                delta.extend_from_slice(&[0x80 | 0x10 | 0x20, (source & 0xff) as u8, (source >> 8) as u8, 1, b'+']);
+                delta
+            })
+            .collect();
+        let bytes = delta_pack(&base, &deltas, true);
+        let mut pack = Pack::parse(&bytes, PackLimits::default()).unwrap();
+        assert!(pack.resolve().unwrap().is_empty());
+        let objects = pack.into_objects().unwrap();
+        assert_eq!(objects.len(), 3001);
+        assert!(objects.iter().any(|object| object.data.len() == 3100));
     }
 
     #[test]

@@ -46,9 +46,10 @@ impl<'a> Packet<'a> {
     }
 }
 
-/// Appends one data packet holding `payload` (at most [`MAX_PACKET_LEN`] - 4 bytes).
+/// Appends one data packet holding `payload`, cut to the [`MAX_PACKET_LEN`]
+/// - 4 bytes a packet can carry (so the framing stays intact).
 pub fn write_packet(out: &mut Vec<u8>, payload: &[u8]) {
-    debug_assert!(payload.len() + 4 <= MAX_PACKET_LEN, "pkt-line payload too long");
+    let payload = &payload[..payload.len().min(MAX_PACKET_LEN - 4)];
     out.extend_from_slice(format!("{:04x}", payload.len() + 4).as_bytes());
     out.extend_from_slice(payload);
 }
@@ -124,6 +125,16 @@ mod tests {
         assert_eq!(reader.next_packet().unwrap(), Some(Packet::Delimiter));
         assert_eq!(reader.rest(), b"PACK");
         assert_eq!(&out[..4], b"000a");
+    }
+
+    #[test]
+    fn overlong_payloads_are_cut_to_one_packet() {
+        let mut out = Vec::new();
+        write_packet(&mut out, &vec![b'x'; MAX_PACKET_LEN * 2]);
+        assert_eq!(out.len(), MAX_PACKET_LEN);
+        let mut reader = PacketReader::new(&out);
+        assert!(matches!(reader.next_packet().unwrap(), Some(Packet::Data(_))));
+        assert!(reader.rest().is_empty());
     }
 
     #[test]

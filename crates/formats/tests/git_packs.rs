@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use tessera_formats::git::{ObjectId, ObjectKind};
-use tessera_formats::pack::{Pack, write_pack};
+use tessera_formats::pack::{Pack, PackLimits, write_pack};
 
 fn git(dir: &Path, args: &[&str], input: Option<&[u8]>) -> Vec<u8> {
     let mut child = Command::new("git")
@@ -55,7 +55,7 @@ fn cat(dir: &Path, id: &ObjectId) -> (ObjectKind, Vec<u8>) {
 }
 
 fn read_all(dir: &Path, bytes: &[u8]) -> usize {
-    let mut pack = Pack::parse(bytes, u64::MAX).unwrap();
+    let mut pack = Pack::parse(bytes, PackLimits::default()).unwrap();
     let missing = pack.resolve().unwrap();
     for id in &missing {
         let (kind, data) = cat(dir, id);
@@ -76,7 +76,7 @@ fn offset_and_ref_deltas_resolve_to_gits_objects() {
         let mut args = vec!["pack-objects", "--stdout", "--revs", "--all", "-q"];
         args.extend_from_slice(extra);
         let bytes = git(repo.path(), &args, Some(b""));
-        let pack = Pack::parse(&bytes, u64::MAX).unwrap();
+        let pack = Pack::parse(&bytes, PackLimits::default()).unwrap();
         assert!(pack.len() > 30, "{} objects", pack.len());
         assert_eq!(read_all(repo.path(), &bytes), 0, "a full pack needs no outside base");
     }

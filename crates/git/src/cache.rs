@@ -89,7 +89,7 @@ impl RepoCache {
         let dir = self.root.join(format!("{}.git", repo.id));
         let refs = db.refs(repo.id).await?;
         let snapshot: String = refs.iter().map(|(name, id)| format!("{id} {name}\n")).collect();
-        if tokio::fs::read_to_string(dir.join(REFS_FILE)).await.ok().as_deref() == Some(snapshot.as_str()) {
+        if up_to_date(&dir, &snapshot).await {
             return Ok(dir);
         }
 
@@ -108,8 +108,14 @@ impl RepoCache {
         // older than those another request or process wrote meanwhile.
         let refs = db.refs(repo.id).await?;
         let snapshot: String = refs.iter().map(|(name, id)| format!("{id} {name}\n")).collect();
-        if tokio::fs::read_to_string(dir.join(REFS_FILE)).await.ok().as_deref() == Some(snapshot.as_str()) {
+        if up_to_date(&dir, &snapshot).await {
             return Ok(dir);
+        }
+        if !ids_file_whole(&dir).await {
+            // A write cut short: which ids are missing is unknown, so every
+            // object is written again (duplicates cost only space).
+            tracing::warn!(repo.id = repo.id, "git cache object list is torn; rebuilding it");
+            tokio::fs::write(dir.join(OBJECTS_FILE), b"").await?;
         }
 
         let present = read_ids(&dir.join(OBJECTS_FILE)).await?;
@@ -194,7 +200,9 @@ impl RepoCache {
     }
 
     /// Repacks into one pack (computing deltas) after a large update, or once
-    /// updates left too many packs.
+    /// updates left too many packs. Unreachable objects (of deleted or
+    /// force-pushed refs) are kept: the object list still names them, and a
+    /// ref may point at them again.
     async fn repack_if_needed(&self, dir: &Path, added: usize) -> Result<(), GitError> {
         let mut packs = 0;
         let mut entries = tokio::fs::read_dir(dir.join("objects/pack")).await?;
@@ -204,11 +212,30 @@ impl RepoCache {
         if packs <= MAX_PACKS && added < REPACK_AFTER_OBJECTS {
             return Ok(());
         }
-        let output = self.git().env("GIT_DIR", dir).args(["repack", "-a", "-d", "-f", "-q"]).output().await?;
+        let output = self
+            .git()
+            .env("GIT_DIR", dir)
+            .args(["repack", "-a", "-d", "-f", "-q", "--keep-unreachable"])
+            .output()
+            .await?;
         if !output.status.success() {
             return Err(GitError::Git(format!("repack: {}", String::from_utf8_lossy(&output.stderr).trim())));
         }
         Ok(())
+    }
+}
+
+/// Whether the cached copy in `dir` holds exactly the refs of `snapshot`
+/// and a whole object list.
+async fn up_to_date(dir: &Path, snapshot: &str) -> bool {
+    tokio::fs::read_to_string(dir.join(REFS_FILE)).await.ok().as_deref() == Some(snapshot) && ids_file_whole(dir).await
+}
+
+/// Whether the object list holds whole ids only (a missing list is whole).
+async fn ids_file_whole(dir: &Path) -> bool {
+    match tokio::fs::metadata(dir.join(OBJECTS_FILE)).await {
+        Ok(metadata) => metadata.len() % 20 == 0,
+        Err(error) => error.kind() == std::io::ErrorKind::NotFound,
     }
 }
 
@@ -244,28 +271,40 @@ async fn read_ids(path: &Path) -> Result<HashSet<ObjectId>, GitError> {
 }
 
 /// Every object reachable from `tips` that is not in `present`, read from
-/// the DB a level at a time.
+/// the DB a level at a time. Each object must have the kind the object
+/// pointing at it says (a tree entry's mode, a commit's `tree`/`parent`).
 async fn missing_closure(
     db: &dyn MetadataStore,
     tips: &[ObjectId],
     present: &HashSet<ObjectId>,
 ) -> Result<Vec<GitObject>, GitError> {
     let mut seen = HashSet::new();
-    let mut frontier: Vec<ObjectId> =
-        tips.iter().copied().filter(|id| !present.contains(id) && seen.insert(*id)).collect();
+    let mut frontier: HashMap<ObjectId, Option<ObjectKind>> =
+        tips.iter().filter(|id| !present.contains(id) && seen.insert(**id)).map(|id| (*id, None)).collect();
     let mut out = Vec::new();
     while !frontier.is_empty() {
-        let objects = db.objects(&frontier).await?;
-        if objects.len() != frontier.len() {
+        let ids: Vec<ObjectId> = frontier.keys().copied().collect();
+        let objects = db.objects(&ids).await?;
+        if objects.len() != ids.len() {
             let found: HashSet<ObjectId> = objects.iter().map(|object| object.id).collect();
-            let lost = frontier.iter().find(|id| !found.contains(id)).copied().unwrap_or_default();
+            let lost = ids.iter().find(|id| !found.contains(id)).copied().unwrap_or_default();
             return Err(GitError::Git(format!("object {lost} is reachable from a ref but missing from the database")));
         }
-        let mut next = Vec::new();
+        let mut next = HashMap::new();
         for object in objects {
-            for child in links(&object)? {
-                if !present.contains(&child) && seen.insert(child) {
-                    next.push(child);
+            if frontier[&object.id].is_some_and(|kind| kind != object.kind) {
+                return Err(GitError::Git(format!(
+                    "stored {} {} is named as another kind",
+                    object.kind.as_str(),
+                    object.id
+                )));
+            }
+            let children = links(&object).map_err(|reason| {
+                GitError::Git(format!("stored {} {} is invalid: {reason}", object.kind.as_str(), object.id))
+            })?;
+            for child in children {
+                if !present.contains(&child.id) && seen.insert(child.id) {
+                    next.insert(child.id, child.kind);
                 }
             }
             out.push(object);
@@ -275,37 +314,54 @@ async fn missing_closure(
     Ok(out)
 }
 
+/// An object another object points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Link {
+    /// Its id.
+    pub id: ObjectId,
+    /// The kind it must have; `None` for a tag's target, which may be any.
+    pub kind: Option<ObjectKind>,
+    /// Its name, for a tree entry.
+    pub name: Option<String>,
+}
+
 /// The objects an object points at: a commit's tree and parents, a tree's
-/// entries (but not submodule commits), a tag's target.
-pub(crate) fn links(object: &GitObject) -> Result<Vec<ObjectId>, GitError> {
-    let bad =
-        |reason: String| GitError::Git(format!("stored {} {} is invalid: {reason}", object.kind.as_str(), object.id));
+/// entries (but not submodule commits, which live in other repos), a tag's target.
+pub(crate) fn links(object: &GitObject) -> Result<Vec<Link>, String> {
     Ok(match object.kind {
         ObjectKind::Blob => Vec::new(),
         ObjectKind::Tree => parse_tree(&object.data)
-            .map_err(|error| bad(error.to_string()))?
+            .map_err(|error| error.to_string())?
             .into_iter()
             .filter(|entry| entry.mode != EntryMode::Submodule)
-            .map(|entry| entry.id)
+            .map(|entry| Link {
+                id: entry.id,
+                kind: Some(if entry.mode.is_tree() { ObjectKind::Tree } else { ObjectKind::Blob }),
+                name: Some(entry.name),
+            })
             .collect(),
-        ObjectKind::Commit | ObjectKind::Tag => header_links(&object.data).map_err(bad)?,
+        ObjectKind::Commit | ObjectKind::Tag => header_links(&object.data)?,
     })
 }
 
-/// The ids named by `tree`, `parent` and `object` header lines of a commit or tag.
-pub(crate) fn header_links(data: &[u8]) -> Result<Vec<ObjectId>, String> {
-    let mut ids = Vec::new();
+/// The objects named by the `tree`, `parent` and `object` header lines of a commit or tag.
+fn header_links(data: &[u8]) -> Result<Vec<Link>, String> {
+    let mut links = Vec::new();
     for line in data.split(|&byte| byte == b'\n') {
         if line.is_empty() {
             break;
         }
         let Some(space) = line.iter().position(|&byte| byte == b' ') else { continue };
-        if matches!(&line[..space], b"tree" | b"parent" | b"object") {
-            let hex = std::str::from_utf8(&line[space + 1..]).map_err(|_| "id is not text".to_owned())?;
-            ids.push(ObjectId::from_hex(hex).map_err(|error| error.to_string())?);
-        }
+        let kind = match &line[..space] {
+            b"tree" => Some(ObjectKind::Tree),
+            b"parent" => Some(ObjectKind::Commit),
+            b"object" => None,
+            _ => continue,
+        };
+        let hex = std::str::from_utf8(&line[space + 1..]).map_err(|_| "id is not text".to_owned())?;
+        links.push(Link { id: ObjectId::from_hex(hex).map_err(|error| error.to_string())?, kind, name: None });
     }
-    Ok(ids)
+    Ok(links)
 }
 
 #[cfg(test)]
@@ -317,9 +373,14 @@ mod tests {
         let tree = ObjectId::from_bytes([1; 20]);
         let parent = ObjectId::from_bytes([2; 20]);
         let commit = format!("tree {tree}\nparent {parent}\nauthor a <a@b> 1 +0000\n\ntree {parent}\n");
-        assert_eq!(header_links(commit.as_bytes()).unwrap(), vec![tree, parent], "the message is not read");
+        let link = |id, kind| Link { id, kind, name: None };
+        assert_eq!(
+            header_links(commit.as_bytes()).unwrap(),
+            vec![link(tree, Some(ObjectKind::Tree)), link(parent, Some(ObjectKind::Commit))],
+            "the message is not read"
+        );
         let tag = format!("object {tree}\ntype commit\ntag v1\n\nmessage\n");
-        assert_eq!(header_links(tag.as_bytes()).unwrap(), vec![tree]);
+        assert_eq!(header_links(tag.as_bytes()).unwrap(), vec![link(tree, None)]);
         assert!(header_links(b"tree nothex\n").is_err());
     }
 

@@ -21,6 +21,9 @@ pub enum GitError {
     /// A malformed request (400).
     #[error("{0}")]
     BadRequest(String),
+    /// Too many clones are being packed right now (503 with `Retry-After`).
+    #[error("The server is busy packing other clones; try again shortly")]
+    Busy,
     /// Running or talking to the `git` binary failed (500; the cause is logged).
     #[error("git failed: {0}")]
     Git(String),
@@ -48,6 +51,7 @@ impl IntoResponse for GitError {
             Self::Forbidden(message) => (StatusCode::FORBIDDEN, message),
             Self::RepoNotFound => (StatusCode::NOT_FOUND, Self::RepoNotFound.to_string()),
             Self::BadRequest(message) => (StatusCode::BAD_REQUEST, message),
+            Self::Busy => (StatusCode::SERVICE_UNAVAILABLE, Self::Busy.to_string()),
             internal @ (Self::Git(_) | Self::Io(_)) => {
                 tracing::error!(error.cause = %internal, "git request failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error".to_owned())
@@ -55,6 +59,9 @@ impl IntoResponse for GitError {
         };
         let mut response =
             (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], format!("{message}\n")).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
         if status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()

@@ -32,13 +32,13 @@ use tessera_api::policy::check_file;
 use tessera_api::time::now_ms;
 use tessera_api::{ApiError, AppState};
 use tessera_db::{GitObject, Repo};
-use tessera_formats::git::{Commit, EntryMode, ObjectId, ObjectKind, parse_tree, valid_ref_component};
-use tessera_formats::pack::Pack;
+use tessera_formats::git::{Commit, ObjectId, ObjectKind, valid_ref_component};
+use tessera_formats::pack::{Pack, PackLimits};
 use tessera_formats::pktline::{BAND_DATA, BAND_PROGRESS, FLUSH, Packet, PacketReader, write_packet, write_sideband};
 
 use crate::access::{Need, authorize};
 use crate::body;
-use crate::cache::header_links;
+use crate::cache::links;
 use crate::error::GitError;
 use crate::route::GitRoute;
 use crate::router::GitService;
@@ -47,9 +47,11 @@ use crate::upload::bytes_response;
 /// The largest push accepted (the pack and the commands).
 pub const MAX_PUSH_BYTES: u64 = 1024 * 1024 * 1024;
 
-/// The largest single object a pack may carry; files over 10 MiB are then
-/// refused by the push rules with a message, not by the pack reader.
-const MAX_OBJECT_BYTES: u64 = 512 * 1024 * 1024;
+/// How big a push's objects may get: one object (files over 10 MiB are then
+/// refused by the push rules with a message, not by the pack reader), and
+/// all of them inflated and resolved, so a small pack of deltas cannot
+/// claim unbounded memory.
+const PACK_LIMITS: PackLimits = PackLimits { max_object_bytes: 512 << 20, max_total_bytes: 2 << 30 };
 
 /// What receive-pack offers: no atomic pushes or push options (yet).
 const CAPABILITIES: &str = concat!(
@@ -238,14 +240,16 @@ async fn apply(
     // Then what the new objects bring, once for the whole push.
     let tips: Vec<ObjectId> =
         commands.iter().zip(&statuses).filter(|(c, s)| s.is_none() && c.new != ZERO).map(|(c, _)| c.new).collect();
-    let problems = check_objects(state, repo, known, &objects, &tips).await?;
-    if !problems.is_empty() {
+    let inspection = check_objects(state, repo, known, &objects, &tips).await?;
+    if !inspection.problems.is_empty() {
         messages.push("Your push was rejected:".to_owned());
-        messages.extend(problems.iter().map(|problem| format!("  - {problem}")));
+        messages.extend(inspection.problems.iter().map(|problem| format!("  - {problem}")));
         return Ok(Outcome::all_refused(commands, "rejected by the push rules (see the messages above)", None));
     }
 
-    let stored: Vec<GitObject> = objects.into_values().collect();
+    // Objects no accepted ref reaches were never checked: they are dropped.
+    let stored: Vec<GitObject> =
+        objects.into_values().filter(|object| inspection.reached.contains(&object.id)).collect();
     if !stored.is_empty() {
         db.put_objects(&stored).await?;
     }
@@ -282,7 +286,7 @@ async fn read_pack(
         return Ok(Ok(HashMap::new()));
     }
     let parsed = tokio::task::spawn_blocking(move || -> Result<(Pack, Vec<ObjectId>), String> {
-        let mut pack = Pack::parse(&pack, MAX_OBJECT_BYTES).map_err(|error| error.to_string())?;
+        let mut pack = Pack::parse(&pack, PACK_LIMITS).map_err(|error| error.to_string())?;
         let missing = pack.resolve().map_err(|error| error.to_string())?;
         Ok((pack, missing))
     })
@@ -358,86 +362,86 @@ fn bad_entry_name(name: &str) -> bool {
     name.is_empty() || name == "." || name == ".." || name.contains('/') || name.eq_ignore_ascii_case(".git")
 }
 
+/// What the walk over a push's new objects found.
+#[derive(Debug, Default)]
+struct Inspection {
+    /// Every rule broken.
+    problems: Vec<String>,
+    /// The pack's objects the new tips reach: the only ones worth storing.
+    reached: HashSet<ObjectId>,
+}
+
 /// Walks the new objects reachable from `tips` (stopping at objects the
-/// repo already had) and lists every rule they break.
+/// repo already had), by the kind each object really has, and lists every
+/// rule they break. Each object must also have the kind that what points at
+/// it says (a tree entry's mode, a commit's `tree` and `parent` lines), so
+/// the walk here and the cache's walk from the DB follow the same objects.
 async fn check_objects(
     state: &AppState,
     repo: &Repo,
     known: &HashSet<ObjectId>,
     objects: &HashMap<ObjectId, GitObject>,
     tips: &[ObjectId],
-) -> Result<Vec<String>, GitError> {
+) -> Result<Inspection, GitError> {
     let db = state.db.as_ref();
-    let mut problems = Vec::new();
+    let mut found = Inspection::default();
     let mut outside = HashSet::new();
-    let mut seen = HashSet::new();
-    let mut stack: Vec<(ObjectId, String)> = tips.iter().map(|tip| (*tip, String::new())).collect();
-    while let Some((id, path)) = stack.pop() {
-        if !seen.insert(id) {
-            continue;
-        }
+    let mut stack: Vec<(ObjectId, String, Option<ObjectKind>)> =
+        tips.iter().map(|tip| (*tip, String::new(), None)).collect();
+    while let Some((id, path, expected)) = stack.pop() {
         let Some(object) = objects.get(&id) else {
             outside.insert(id);
             continue;
         };
-        match object.kind {
-            ObjectKind::Commit => {
-                if let Err(error) = Commit::parse(&object.data) {
-                    problems.push(format!("commit {id} is invalid: {error}"));
+        let problems = &mut found.problems;
+        let kind = object.kind.as_str();
+        // Checked on every visit: the same object may be named twice, as different kinds.
+        if let Some(expected) = expected.filter(|expected| *expected != object.kind) {
+            problems.push(format!("{kind} {id} at {path:?} is named as a {}", expected.as_str()));
+            continue;
+        }
+        if !found.reached.insert(id) {
+            continue;
+        }
+        if object.kind == ObjectKind::Commit
+            && let Err(error) = Commit::parse(&object.data)
+        {
+            problems.push(format!("commit {id} is invalid: {error}"));
+            continue;
+        }
+        if object.kind == ObjectKind::Blob {
+            if let Some(violation) = check_file(db, repo.id, &path, &object.data).await? {
+                problems.push(violation.to_string());
+            }
+            continue;
+        }
+        let links = match links(object) {
+            Ok(links) => links,
+            Err(error) => {
+                problems.push(format!("{kind} {id} at {path:?} is invalid: {error}"));
+                continue;
+            }
+        };
+        for link in links {
+            let child_path = match &link.name {
+                Some(name) if bad_entry_name(name) => {
+                    problems.push(format!("tree {id} at {path:?} has an invalid entry name {name:?}"));
                     continue;
                 }
-                match header_links(&object.data) {
-                    Ok(links) => stack.extend(links.into_iter().map(|link| (link, String::new()))),
-                    Err(error) => problems.push(format!("commit {id} is invalid: {error}")),
-                }
-            }
-            ObjectKind::Tag => match header_links(&object.data) {
-                Ok(links) => stack.extend(links.into_iter().map(|link| (link, String::new()))),
-                Err(error) => problems.push(format!("tag {id} is invalid: {error}")),
-            },
-            ObjectKind::Tree => {
-                let entries = match parse_tree(&object.data) {
-                    Ok(entries) => entries,
-                    Err(error) => {
-                        problems.push(format!("tree {id} at {path:?} is invalid: {error}"));
-                        continue;
-                    }
-                };
-                for entry in entries {
-                    if bad_entry_name(&entry.name) {
-                        problems.push(format!("tree {id} at {path:?} has an invalid entry name {:?}", entry.name));
-                        continue;
-                    }
-                    let entry_path = format!("{path}{}", entry.name);
-                    match entry.mode {
-                        EntryMode::Submodule => {}
-                        EntryMode::Tree => stack.push((entry.id, format!("{entry_path}/"))),
-                        _ => match objects.get(&entry.id) {
-                            Some(blob) if seen.insert(entry.id) => {
-                                if let Some(violation) = check_file(db, repo.id, &entry_path, &blob.data).await? {
-                                    problems.push(violation.to_string());
-                                }
-                            }
-                            Some(_) => {}
-                            None => {
-                                outside.insert(entry.id);
-                            }
-                        },
-                    }
-                }
-            }
-            ObjectKind::Blob => {
-                if let Some(violation) = check_file(db, repo.id, &path, &object.data).await? {
-                    problems.push(violation.to_string());
-                }
-            }
+                Some(name) if link.kind == Some(ObjectKind::Tree) => format!("{path}{name}/"),
+                Some(name) => format!("{path}{name}"),
+                None => String::new(),
+            };
+            stack.push((link.id, child_path, link.kind));
         }
     }
     let lost = outside.iter().filter(|id| !known.contains(id)).count();
     if lost > 0 {
-        problems.push(format!("{lost} objects the push refers to are neither in the pack nor in this repository"));
+        found
+            .problems
+            .push(format!("{lost} objects the push refers to are neither in the pack nor in this repository"));
     }
-    Ok(problems)
+    Ok(found)
 }
 
 #[cfg(test)]

@@ -5,8 +5,12 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::pin::Pin;
 use std::process::Stdio;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
 
 use axum::Extension;
 use axum::body::Body;
@@ -15,9 +19,10 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use tessera_api::auth::Caller;
+use tessera_api::time::now_ms;
 use tessera_api::{ApiError, AppState};
 use tessera_formats::pktline::{FLUSH, write_packet};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _, ReadBuf};
 use tokio_util::io::ReaderStream;
 
 use crate::access::{Need, authorize};
@@ -32,6 +37,16 @@ pub const MAX_REQUEST_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Read size for streaming git's output into the response.
 const STREAM_CHUNK: usize = 64 * 1024;
+
+/// How long a fetch waits for a pack job permit before it is answered 503.
+const PERMIT_WAIT: Duration = Duration::from_secs(30);
+
+/// How long git's output may go unread (git sends keep-alives every 5 s
+/// while it prepares a pack) before git is stopped.
+const IDLE_LIMIT: Duration = Duration::from_secs(60);
+
+/// How often the idle limit is checked.
+const IDLE_CHECK: Duration = Duration::from_secs(5);
 
 /// How much of git's stderr is kept for the log.
 const MAX_STDERR: u64 = 16 * 1024;
@@ -90,11 +105,9 @@ pub async fn upload_pack(
     let repo = authorize(&state, caller, &route, Need::Read).await?;
     let request = body::decode(&headers, request, MAX_REQUEST_BYTES)?;
     let dir = git.cache.sync(state.db.as_ref(), &repo).await?;
-    let permit = git
-        .pack_jobs
-        .clone()
-        .acquire_owned()
+    let permit = tokio::time::timeout(PERMIT_WAIT, git.pack_jobs.clone().acquire_owned())
         .await
+        .map_err(|_| GitError::Busy)?
         .map_err(|_| GitError::Git("the pack job queue is closed".into()))?;
     let protocol = body::protocol(&headers);
     let mut child = git
@@ -118,10 +131,30 @@ pub async fn upload_pack(
     });
     let repo_id = repo.id;
     let dir_name = display_dir(&dir);
+    let last_read = Arc::new(AtomicI64::new(now_ms()));
+    let output = Watched { inner: stdout, last_read: last_read.clone() };
     tokio::spawn(async move {
-        let mut errors = String::new();
-        let _ = stderr.take(MAX_STDERR).read_to_string(&mut errors).await;
-        match child.wait().await {
+        let errors = tokio::spawn(async move {
+            let mut errors = String::new();
+            let _ = stderr.take(MAX_STDERR).read_to_string(&mut errors).await;
+            errors
+        });
+        // A client that stops reading blocks git, and git holds a permit:
+        // past the idle limit git is killed.
+        let mut ticks = tokio::time::interval(IDLE_CHECK);
+        let status = loop {
+            tokio::select! {
+                status = child.wait() => break status,
+                _ = ticks.tick() => {
+                    if now_ms() - last_read.load(Ordering::Relaxed) > IDLE_LIMIT.as_millis() as i64 {
+                        tracing::warn!(repo.id = repo_id, "the client stopped reading the pack; upload-pack stopped");
+                        let _ = child.start_kill();
+                    }
+                }
+            }
+        };
+        let errors = errors.await.unwrap_or_default();
+        match status {
             Ok(status) if status.success() => {}
             Ok(status) => {
                 tracing::warn!(repo.id = repo_id, git.dir = %dir_name, git.status = %status, git.stderr = %errors.trim(), "upload-pack failed")
@@ -132,8 +165,25 @@ pub async fn upload_pack(
     });
     Ok(git_response(
         "application/x-git-upload-pack-result",
-        Body::from_stream(ReaderStream::with_capacity(stdout, STREAM_CHUNK)),
+        Body::from_stream(ReaderStream::with_capacity(output, STREAM_CHUNK)),
     ))
+}
+
+/// git's output, noting when the response last took some of it.
+struct Watched<R> {
+    inner: R,
+    last_read: Arc<AtomicI64>,
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for Watched<R> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(poll, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.last_read.store(now_ms(), Ordering::Relaxed);
+        }
+        poll
+    }
 }
 
 fn display_dir(dir: &Path) -> String {

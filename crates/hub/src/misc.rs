@@ -41,5 +41,6 @@ pub async fn stats(State(state): State<AppState>, caller: Caller) -> ApiResult<J
         "xorbUncompressedBytes": stats.xorb_uncompressed_bytes,
         "xetFiles": stats.xet_files,
         "xetFileBytes": stats.xet_file_bytes,
+        "gitObjects": stats.git_objects,
     })))
 }
