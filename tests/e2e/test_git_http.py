@@ -33,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from git_client import GitClient, describe_git, repo_url
-from tessera_server import describe, run_scenario, scenario, tree_files
+from tessera_server import describe, run_scenario, scenario, sha256_file, tree_files
 
 MIB = 1024 * 1024
 LFS_SPEC = "version https://git-lfs.github.com/spec/v1"
@@ -47,14 +47,6 @@ def write_random(path: Path, size: int, seed: int) -> str:
     data = random.Random(seed).randbytes(size)
     path.write_bytes(data)
     return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(4 * MIB):
-            h.update(block)
-    return h.hexdigest()
 
 
 def client(tmp_path: Path, name: str, server, user: str | None = "alice", token: str | None = None) -> GitClient:

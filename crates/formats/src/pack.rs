@@ -424,6 +424,18 @@ pub fn apply_delta(source: &[u8], delta: &[u8]) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
+/// Appends an entry header: the type code and the inflated size.
+fn write_entry_header(out: &mut Vec<u8>, code: u8, mut size: u64) {
+    let mut byte = (code << 4) | (size & 0x0f) as u8;
+    size >>= 4;
+    while size != 0 {
+        out.push(byte | 0x80);
+        byte = (size & 0x7f) as u8;
+        size >>= 7;
+    }
+    out.push(byte);
+}
+
 /// Writes a version-2 pack of whole (undeltified) objects.
 pub fn write_pack<'a>(objects: impl ExactSizeIterator<Item = (ObjectKind, &'a [u8])>) -> Vec<u8> {
     let mut out = Vec::new();
@@ -431,15 +443,7 @@ pub fn write_pack<'a>(objects: impl ExactSizeIterator<Item = (ObjectKind, &'a [u
     out.extend_from_slice(&2u32.to_be_bytes());
     out.extend_from_slice(&u32::try_from(objects.len()).unwrap_or(u32::MAX).to_be_bytes());
     for (kind, data) in objects {
-        let mut size = data.len() as u64;
-        let mut byte = (kind_code(kind) << 4) | (size & 0x0f) as u8;
-        size >>= 4;
-        while size != 0 {
-            out.push(byte | 0x80);
-            byte = (size & 0x7f) as u8;
-            size >>= 7;
-        }
-        out.push(byte);
+        write_entry_header(&mut out, kind_code(kind), data.len() as u64);
         let mut encoder = flate2::write::ZlibEncoder::new(&mut out, flate2::Compression::fast());
         // Writing into a Vec cannot fail.
         let _ = encoder.write_all(data);
@@ -499,15 +503,7 @@ mod tests {
         out.extend_from_slice(&2u32.to_be_bytes());
         out.extend_from_slice(&(1 + deltas.len() as u32).to_be_bytes());
         let entry = |out: &mut Vec<u8>, code: u8, prefix: &[u8], data: &[u8]| {
-            let mut size = data.len() as u64;
-            let mut byte = (code << 4) | (size & 0x0f) as u8;
-            size >>= 4;
-            while size != 0 {
-                out.push(byte | 0x80);
-                byte = (size & 0x7f) as u8;
-                size >>= 7;
-            }
-            out.push(byte);
+            write_entry_header(out, code, data.len() as u64);
             out.extend_from_slice(prefix);
             let mut encoder = flate2::write::ZlibEncoder::new(out, flate2::Compression::fast());
             encoder.write_all(data).unwrap();
