@@ -33,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from git_client import GitClient, describe_git, repo_url
-from tessera_server import describe, run_scenario, scenario, sha256_file, tree_files
+from tessera_server import describe, run_scenario, scenario, tree_files
 
 MIB = 1024 * 1024
 LFS_SPEC = "version https://git-lfs.github.com/spec/v1"
@@ -47,6 +47,14 @@ def write_random(path: Path, size: int, seed: int) -> str:
     data = random.Random(seed).randbytes(size)
     path.write_bytes(data)
     return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(4 * MIB):
+            h.update(block)
+    return h.hexdigest()
 
 
 def client(tmp_path: Path, name: str, server, user: str | None = "alice", token: str | None = None) -> GitClient:
@@ -571,6 +579,12 @@ def test_a_push_cannot_reach_another_repos_objects(server, tmp_path):
     report, _ = raw_push(server, "bob/thief", "bob", "0" * 40, commit_id, pack, ref="refs/junk/x")
     assert "ng refs/junk/x" in report, report
     assert server.stats()["gitObjects"] == objects_before
+
+    # 5. Objects the repo holds must also be of the kind they are named as:
+    #    bob's own head commit, named as a file.
+    tree, commit, commit_id = commit_with(before, "own-commit-as-file")
+    report, messages = raw_push(server, "bob/thief", "bob", before, commit_id, pack_of([("tree", tree), ("commit", commit)]))
+    assert "ng refs/heads/main" in report and "named as a blob" in messages, (report, messages)
 
     # Control: the same hand-built push is accepted when bob sends the content himself.
     tree, commit, commit_id = commit_with(git_id("blob", derived), "derived.txt")

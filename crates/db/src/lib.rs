@@ -91,6 +91,8 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn object_size(&self, id: &ObjectId) -> Result<Option<u64>>;
     /// The objects among `ids` that are stored, in no particular order.
     async fn objects(&self, ids: &[ObjectId]) -> Result<Vec<GitObject>>;
+    /// The kinds of the objects among `ids` that are stored, without loading them.
+    async fn object_kinds(&self, ids: &[ObjectId]) -> Result<Vec<(ObjectId, ObjectKind)>>;
     /// All refs of a repo, by full name (`refs/heads/main`).
     async fn refs(&self, repo_id: i64) -> Result<Vec<(String, ObjectId)>>;
     /// One ref's target.

@@ -417,6 +417,25 @@ impl MetadataStore for SqlStore {
         Ok(found)
     }
 
+    async fn object_kinds(&self, ids: &[ObjectId]) -> Result<Vec<(ObjectId, ObjectKind)>> {
+        let mut found = Vec::with_capacity(ids.len());
+        for batch in ids.chunks(ID_BATCH) {
+            let sql = format!("SELECT oid, kind FROM git_objects WHERE oid IN ({})", placeholders(batch.len()));
+            let mut query = sqlx::query(&sql);
+            for id in batch {
+                query = query.bind(id.as_bytes().to_vec());
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                let kind: String = row.try_get("kind")?;
+                found.push((
+                    oid_from(&row.try_get::<Vec<u8>, _>("oid")?)?,
+                    ObjectKind::parse(&kind).ok_or_else(|| corrupt(format!("object kind {kind}")))?,
+                ));
+            }
+        }
+        Ok(found)
+    }
+
     async fn refs(&self, repo_id: i64) -> Result<Vec<(String, ObjectId)>> {
         let rows = sqlx::query("SELECT name, target FROM refs WHERE repo_id = $1 ORDER BY name")
             .bind(repo_id)

@@ -385,12 +385,14 @@ async fn check_objects(
 ) -> Result<Inspection, GitError> {
     let db = state.db.as_ref();
     let mut found = Inspection::default();
-    let mut outside = HashSet::new();
+    // Objects named but not sent, with the kinds (and paths) they are named as.
+    let mut outside: HashMap<ObjectId, Vec<(String, ObjectKind)>> = HashMap::new();
     let mut stack: Vec<(ObjectId, String, Option<ObjectKind>)> =
         tips.iter().map(|tip| (*tip, String::new(), None)).collect();
     while let Some((id, path, expected)) = stack.pop() {
         let Some(object) = objects.get(&id) else {
-            outside.insert(id);
+            let names = outside.entry(id).or_default();
+            names.extend(expected.map(|kind| (path, kind)));
             continue;
         };
         let problems = &mut found.problems;
@@ -435,11 +437,21 @@ async fn check_objects(
             stack.push((link.id, child_path, link.kind));
         }
     }
-    let lost = outside.iter().filter(|id| !known.contains(id)).count();
+    let lost = outside.keys().filter(|id| !known.contains(id)).count();
     if lost > 0 {
         found
             .problems
             .push(format!("{lost} objects the push refers to are neither in the pack nor in this repository"));
+    }
+    // Objects the repo already holds must still be of the kind they are named as.
+    let typed: Vec<ObjectId> =
+        outside.iter().filter(|(id, names)| !names.is_empty() && known.contains(id)).map(|(id, _)| *id).collect();
+    for (id, kind) in state.db.object_kinds(&typed).await? {
+        for (path, expected) in outside.get(&id).into_iter().flatten() {
+            if *expected != kind {
+                found.problems.push(format!("{} {id} at {path:?} is named as a {}", kind.as_str(), expected.as_str()));
+            }
+        }
     }
     Ok(found)
 }
