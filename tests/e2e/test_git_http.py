@@ -637,6 +637,35 @@ def test_the_cache_survives_repacks_and_a_torn_object_list(server, tmp_path):
     assert (fresh / "many" / "f1099.txt").read_text() == "1099\n"
 
 
+def test_atomic_pushes_move_every_ref_or_none(server, tmp_path):
+    repo = "alice/atomic"
+    create_repos(server, tmp_path, "create", [{"repo": repo}])
+    git = client(tmp_path, "alice", server)
+    url = repo_url(server, repo)
+    work = tmp_path / "work"
+    git("clone", url, work)
+    for branch in ("a", "b"):
+        git("checkout", "-q", "-b", branch, "main", cwd=work)
+        (work / f"{branch}.txt").write_text(f"{branch}\n")
+        commit_all(git, work, branch)
+    git("push", "-q", "--atomic", "origin", "a", "b", cwd=work)
+    refs = git.ls_remote(url)
+    assert refs["refs/heads/a"] == head(git, work, "a") and refs["refs/heads/b"] == head(git, work, "b"), refs
+
+    # The server refuses to delete main; atomically, the new branch c fails with it.
+    git("checkout", "-q", "-b", "c", "main", cwd=work)
+    (work / "c.txt").write_text("c\n")
+    commit_all(git, work, "c")
+    refused = git("push", "--atomic", "origin", "c", ":main", cwd=work, check=False)
+    assert_failed(refused, "default branch cannot be deleted", "atomic push failed", what="an atomic push with a refused ref")
+    assert "refs/heads/c" not in git.ls_remote(url)
+    # Without --atomic the good ref moves on its own.
+    partly = git("push", "origin", "c", ":main", cwd=work, check=False)
+    assert partly.returncode != 0, describe_git(partly)
+    refs = git.ls_remote(url)
+    assert refs["refs/heads/c"] == head(git, work, "c") and "refs/heads/main" in refs, refs
+
+
 # ---------------------------------------------------------------- 5. large files outside LFS
 def test_large_non_lfs_file_push_is_rejected(server, tmp_path):
     repo = "alice/git-big"

@@ -106,7 +106,12 @@ pub trait MetadataStore: Send + Sync + 'static {
         name: &str,
         expected: Option<ObjectId>,
         new: Option<ObjectId>,
-    ) -> Result<bool>;
+    ) -> Result<bool> {
+        self.update_refs(repo_id, &[RefUpdate { name, expected, new }]).await
+    }
+    /// Compare-and-swap of several refs at once: all of them swap, or none
+    /// (`false`) when any one does not point where expected.
+    async fn update_refs(&self, repo_id: i64, updates: &[RefUpdate<'_>]) -> Result<bool>;
 
     // ---- Xet ----
 
@@ -151,6 +156,17 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn lfs_lock(&self, repo_id: i64, id: i64) -> Result<Option<LfsLock>>;
     /// Removes a lock of a repo; `false` if there was none.
     async fn delete_lfs_lock(&self, repo_id: i64, id: i64) -> Result<bool>;
+}
+
+/// One ref move of [`MetadataStore::update_refs`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefUpdate<'a> {
+    /// The full ref name (`refs/heads/main`).
+    pub name: &'a str,
+    /// Where it must point now (`None`: it must not exist).
+    pub expected: Option<ObjectId>,
+    /// Where it will point (`None`: it is deleted).
+    pub new: Option<ObjectId>,
 }
 
 /// A stored git object.

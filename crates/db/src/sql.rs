@@ -11,8 +11,8 @@ use tessera_formats::shard::FileTerm;
 use tessera_formats::xorb::{XorbChunk, XorbIndex};
 
 use crate::{
-    DbError, GitObject, LfsLock, LfsLockQuery, LockAttempt, MetadataStore, NewRepo, Repo, RepoType, Result, Stats,
-    Token, TokenScope, User, XetFile,
+    DbError, GitObject, LfsLock, LfsLockQuery, LockAttempt, MetadataStore, NewRepo, RefUpdate, Repo, RepoType, Result,
+    Stats, Token, TokenScope, User, XetFile,
 };
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
@@ -453,42 +453,59 @@ impl MetadataStore for SqlStore {
         row.map(|row| oid_from(&row.try_get::<Vec<u8>, _>("target")?)).transpose()
     }
 
-    async fn update_ref(
-        &self,
-        repo_id: i64,
-        name: &str,
-        expected: Option<ObjectId>,
-        new: Option<ObjectId>,
-    ) -> Result<bool> {
-        let result = match (expected, new) {
-            (None, None) => return Ok(self.ref_target(repo_id, name).await?.is_none()),
-            (None, Some(new)) => sqlx::query(
-                "INSERT INTO refs (repo_id, name, target) VALUES ($1, $2, $3) ON CONFLICT (repo_id, name) DO NOTHING",
-            )
-            .bind(repo_id)
-            .bind(name)
-            .bind(new.as_bytes().to_vec())
-            .execute(&self.pool)
-            .await?,
-            (Some(old), Some(new)) => {
-                sqlx::query("UPDATE refs SET target = $1 WHERE repo_id = $2 AND name = $3 AND target = $4")
+    async fn update_refs(&self, repo_id: i64, updates: &[RefUpdate<'_>]) -> Result<bool> {
+        let mut transaction = self.pool.begin().await?;
+        for update in updates {
+            let (name, expected, new) = (update.name, update.expected, update.new);
+            let swapped = match (expected, new) {
+                (None, None) => sqlx::query("SELECT 1 AS n FROM refs WHERE repo_id = $1 AND name = $2")
+                    .bind(repo_id)
+                    .bind(name)
+                    .fetch_optional(&mut *transaction)
+                    .await?
+                    .is_none(),
+                (None, Some(new)) => {
+                    sqlx::query(
+                        "INSERT INTO refs (repo_id, name, target) VALUES ($1, $2, $3) \
+                         ON CONFLICT (repo_id, name) DO NOTHING",
+                    )
+                    .bind(repo_id)
+                    .bind(name)
                     .bind(new.as_bytes().to_vec())
-                    .bind(repo_id)
-                    .bind(name)
-                    .bind(old.as_bytes().to_vec())
-                    .execute(&self.pool)
+                    .execute(&mut *transaction)
                     .await?
+                    .rows_affected()
+                        == 1
+                }
+                (Some(old), Some(new)) => {
+                    sqlx::query("UPDATE refs SET target = $1 WHERE repo_id = $2 AND name = $3 AND target = $4")
+                        .bind(new.as_bytes().to_vec())
+                        .bind(repo_id)
+                        .bind(name)
+                        .bind(old.as_bytes().to_vec())
+                        .execute(&mut *transaction)
+                        .await?
+                        .rows_affected()
+                        == 1
+                }
+                (Some(old), None) => {
+                    sqlx::query("DELETE FROM refs WHERE repo_id = $1 AND name = $2 AND target = $3")
+                        .bind(repo_id)
+                        .bind(name)
+                        .bind(old.as_bytes().to_vec())
+                        .execute(&mut *transaction)
+                        .await?
+                        .rows_affected()
+                        == 1
+                }
+            };
+            if !swapped {
+                transaction.rollback().await?;
+                return Ok(false);
             }
-            (Some(old), None) => {
-                sqlx::query("DELETE FROM refs WHERE repo_id = $1 AND name = $2 AND target = $3")
-                    .bind(repo_id)
-                    .bind(name)
-                    .bind(old.as_bytes().to_vec())
-                    .execute(&self.pool)
-                    .await?
-            }
-        };
-        Ok(result.rows_affected() == 1)
+        }
+        transaction.commit().await?;
+        Ok(true)
     }
 
     async fn insert_xorb(&self, index: &XorbIndex, time_ms: i64) -> Result<bool> {

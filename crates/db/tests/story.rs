@@ -2,7 +2,7 @@
 //! or on the database named by `TESSERA_TEST_DATABASE_URL` (which must be empty).
 
 use tessera_db::{
-    GitObject, LfsLockQuery, LockAttempt, MetadataStore, NewRepo, RepoType, SqlStore, TokenScope, XetFile,
+    GitObject, LfsLockQuery, LockAttempt, MetadataStore, NewRepo, RefUpdate, RepoType, SqlStore, TokenScope, XetFile,
 };
 use tessera_formats::MerkleHash;
 use tessera_formats::git::ObjectKind;
@@ -73,6 +73,23 @@ async fn metadata_story() {
     assert_eq!(db.ref_target(repo.id, "refs/heads/main").await.unwrap(), Some(other.id));
     assert_eq!(db.refs(repo.id).await.unwrap(), vec![("refs/heads/main".to_owned(), other.id)]);
     assert!(db.update_ref(repo.id, "refs/heads/main", Some(other.id), None).await.unwrap());
+    assert!(db.refs(repo.id).await.unwrap().is_empty());
+    // Several refs move together or not at all.
+    let both = |main_expected, a_expected| {
+        [
+            RefUpdate { name: "refs/heads/main", expected: main_expected, new: Some(blob.id) },
+            RefUpdate { name: "refs/heads/a", expected: a_expected, new: Some(other.id) },
+        ]
+    };
+    assert!(!db.update_refs(repo.id, &both(None, Some(blob.id))).await.unwrap(), "a is not at blob");
+    assert!(db.refs(repo.id).await.unwrap().is_empty(), "nothing moved");
+    assert!(db.update_refs(repo.id, &both(None, None)).await.unwrap());
+    assert_eq!(db.refs(repo.id).await.unwrap().len(), 2);
+    let delete = [
+        RefUpdate { name: "refs/heads/main", expected: Some(blob.id), new: None },
+        RefUpdate { name: "refs/heads/a", expected: Some(other.id), new: None },
+    ];
+    assert!(db.update_refs(repo.id, &delete).await.unwrap());
     assert!(db.refs(repo.id).await.unwrap().is_empty());
 
     // Xorbs, files and dedup.

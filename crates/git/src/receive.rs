@@ -17,7 +17,8 @@
 //!   content).
 //!
 //! Per ref: only `refs/heads/*` and `refs/tags/*` may be pushed, a branch
-//! must point at a commit, and `main` may not be deleted.
+//! must point at a commit, and `main` may not be deleted. With `--atomic`
+//! every ref moves in one transaction, or none does.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -31,7 +32,7 @@ use tessera_api::auth::Caller;
 use tessera_api::policy::check_file;
 use tessera_api::time::now_ms;
 use tessera_api::{ApiError, AppState};
-use tessera_db::{GitObject, Repo};
+use tessera_db::{GitObject, RefUpdate, Repo};
 use tessera_formats::git::{Commit, ObjectId, ObjectKind, valid_ref_component};
 use tessera_formats::pack::{Pack, PackLimits};
 use tessera_formats::pktline::{BAND_DATA, BAND_PROGRESS, FLUSH, Packet, PacketReader, write_packet, write_sideband};
@@ -53,9 +54,9 @@ pub const MAX_PUSH_BYTES: u64 = 1024 * 1024 * 1024;
 /// claim unbounded memory.
 const PACK_LIMITS: PackLimits = PackLimits { max_object_bytes: 512 << 20, max_total_bytes: 2 << 30 };
 
-/// What receive-pack offers: no atomic pushes or push options (yet).
+/// What receive-pack offers (no push options).
 const CAPABILITIES: &str = concat!(
-    "report-status delete-refs side-band-64k quiet ofs-delta object-format=sha1 agent=tessera/",
+    "report-status delete-refs side-band-64k quiet atomic ofs-delta object-format=sha1 agent=tessera/",
     env!("CARGO_PKG_VERSION")
 );
 
@@ -63,6 +64,9 @@ const CAPABILITIES: &str = concat!(
 const DEFAULT_BRANCH: &str = "refs/heads/main";
 
 const RESULT_TYPE: &str = "application/x-git-receive-pack-result";
+
+/// Why a ref did not move although everything else was fine.
+const STALE: &str = "stale info: the ref moved since you fetched (fetch first)";
 
 /// The id git uses for "no object".
 const ZERO: ObjectId = ObjectId::from_bytes([0; 20]);
@@ -90,6 +94,17 @@ struct RefCommand {
     old: ObjectId,
     new: ObjectId,
     name: String,
+}
+
+impl RefCommand {
+    /// The compare-and-swap that applies it.
+    fn as_update(&self) -> RefUpdate<'_> {
+        RefUpdate {
+            name: &self.name,
+            expected: (self.old != ZERO).then_some(self.old),
+            new: (self.new != ZERO).then_some(self.new),
+        }
+    }
 }
 
 /// The commands, the client's capabilities, and where the pack starts.
@@ -150,7 +165,7 @@ pub async fn receive_pack(
     let pack = request.slice(push.pack_offset..);
     let mut messages = Vec::new();
     let known = git.cache.known_objects(state.db.as_ref(), &repo).await?;
-    let outcome = apply(&state, &repo, &known, &push.commands, pack, &mut messages).await?;
+    let outcome = apply(&state, &repo, &known, &push, pack, &mut messages).await?;
     let accepted = outcome.statuses.iter().filter(|(_, status)| status.is_none()).count();
     tracing::info!(
         repo.id = repo.id,
@@ -218,10 +233,12 @@ async fn apply(
     state: &AppState,
     repo: &Repo,
     known: &HashSet<ObjectId>,
-    commands: &[RefCommand],
+    push: &PushRequest,
     pack: Bytes,
     messages: &mut Vec<String>,
 ) -> Result<Outcome, GitError> {
+    let commands = push.commands.as_slice();
+    let atomic = push.capabilities.contains("atomic");
     let db = state.db.as_ref();
     let objects = match read_pack(state, known, pack).await? {
         Ok(objects) => objects,
@@ -235,6 +252,20 @@ async fn apply(
     let mut statuses: Vec<Option<String>> = Vec::with_capacity(commands.len());
     for command in commands {
         statuses.push(check_command(state, known, &objects, command).await?);
+    }
+
+    if atomic && statuses.iter().any(Option::is_some) {
+        let statuses = commands
+            .iter()
+            .zip(statuses)
+            .map(|(command, status)| {
+                (
+                    command.name.clone(),
+                    Some(status.unwrap_or_else(|| "atomic push failed: another ref was refused".into())),
+                )
+            })
+            .collect();
+        return Ok(Outcome { unpack_error: None, statuses, objects: 0 });
     }
 
     // Then what the new objects bring, once for the whole push.
@@ -254,20 +285,19 @@ async fn apply(
         db.put_objects(&stored).await?;
     }
     let mut result = Vec::with_capacity(commands.len());
-    for (command, status) in commands.iter().zip(statuses) {
-        let status = match status {
-            Some(reason) => Some(reason),
-            None => {
-                let expected = (command.old != ZERO).then_some(command.old);
-                let new = (command.new != ZERO).then_some(command.new);
-                if db.update_ref(repo.id, &command.name, expected, new).await? {
-                    None
-                } else {
-                    Some("stale info: the ref moved since you fetched (fetch first)".to_owned())
-                }
-            }
-        };
-        result.push((command.name.clone(), status));
+    if atomic {
+        let updates: Vec<RefUpdate<'_>> = commands.iter().map(RefCommand::as_update).collect();
+        let moved = db.update_refs(repo.id, &updates).await?;
+        result.extend(commands.iter().map(|command| (command.name.clone(), (!moved).then(|| STALE.to_owned()))));
+    } else {
+        for (command, status) in commands.iter().zip(statuses) {
+            let status = match status {
+                Some(reason) => Some(reason),
+                None if db.update_refs(repo.id, &[command.as_update()]).await? => None,
+                None => Some(STALE.to_owned()),
+            };
+            result.push((command.name.clone(), status));
+        }
     }
     if result.iter().any(|(_, status)| status.is_none()) {
         db.touch_repo(repo.id, now_ms()).await?;
