@@ -52,6 +52,20 @@ impl SqlStore {
     pub fn backend(&self) -> &'static str {
         self.backend
     }
+
+    /// `columns` of the `git_objects` rows among `ids`, in batches of [`ID_BATCH`].
+    async fn object_rows(&self, columns: &str, ids: &[ObjectId]) -> Result<Vec<AnyRow>> {
+        let mut rows = Vec::with_capacity(ids.len());
+        for batch in ids.chunks(ID_BATCH) {
+            let sql = format!("SELECT {columns} FROM git_objects WHERE oid IN ({})", placeholders(batch.len()));
+            let mut query = sqlx::query(&sql);
+            for id in batch {
+                query = query.bind(id.as_bytes().to_vec());
+            }
+            rows.extend(query.fetch_all(&self.pool).await?);
+        }
+        Ok(rows)
+    }
 }
 
 /// Ids per `IN (…)` query: well under SQLite's and Postgres' bind limits.
@@ -69,6 +83,12 @@ fn corrupt(what: impl Into<String>) -> DbError {
 fn hash_from(bytes: &[u8]) -> Result<MerkleHash> {
     let raw: [u8; 32] = bytes.try_into().map_err(|_| corrupt("hash is not 32 bytes"))?;
     Ok(MerkleHash::from_bytes(raw))
+}
+
+/// The `kind` column of a `git_objects` row.
+fn kind_from(row: &AnyRow) -> Result<ObjectKind> {
+    let kind: String = row.try_get("kind")?;
+    ObjectKind::parse(&kind).ok_or_else(|| corrupt(format!("object kind {kind}")))
 }
 
 fn oid_from(bytes: &[u8]) -> Result<ObjectId> {
@@ -381,12 +401,7 @@ impl MetadataStore for SqlStore {
             .fetch_optional(&self.pool)
             .await?;
         let Some(row) = row else { return Ok(None) };
-        let kind: String = row.try_get("kind")?;
-        Ok(Some(GitObject {
-            id: *id,
-            kind: ObjectKind::parse(&kind).ok_or_else(|| corrupt(format!("object kind {kind}")))?,
-            data: row.try_get("data")?,
-        }))
+        Ok(Some(GitObject { id: *id, kind: kind_from(&row)?, data: row.try_get("data")? }))
     }
 
     async fn object_size(&self, id: &ObjectId) -> Result<Option<u64>> {
@@ -398,42 +413,25 @@ impl MetadataStore for SqlStore {
     }
 
     async fn objects(&self, ids: &[ObjectId]) -> Result<Vec<GitObject>> {
-        let mut found = Vec::with_capacity(ids.len());
-        for batch in ids.chunks(ID_BATCH) {
-            let sql = format!("SELECT oid, kind, data FROM git_objects WHERE oid IN ({})", placeholders(batch.len()));
-            let mut query = sqlx::query(&sql);
-            for id in batch {
-                query = query.bind(id.as_bytes().to_vec());
-            }
-            for row in query.fetch_all(&self.pool).await? {
-                let kind: String = row.try_get("kind")?;
-                found.push(GitObject {
+        self.object_rows("oid, kind, data", ids)
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(GitObject {
                     id: oid_from(&row.try_get::<Vec<u8>, _>("oid")?)?,
-                    kind: ObjectKind::parse(&kind).ok_or_else(|| corrupt(format!("object kind {kind}")))?,
+                    kind: kind_from(row)?,
                     data: row.try_get("data")?,
-                });
-            }
-        }
-        Ok(found)
+                })
+            })
+            .collect()
     }
 
     async fn object_kinds(&self, ids: &[ObjectId]) -> Result<Vec<(ObjectId, ObjectKind)>> {
-        let mut found = Vec::with_capacity(ids.len());
-        for batch in ids.chunks(ID_BATCH) {
-            let sql = format!("SELECT oid, kind FROM git_objects WHERE oid IN ({})", placeholders(batch.len()));
-            let mut query = sqlx::query(&sql);
-            for id in batch {
-                query = query.bind(id.as_bytes().to_vec());
-            }
-            for row in query.fetch_all(&self.pool).await? {
-                let kind: String = row.try_get("kind")?;
-                found.push((
-                    oid_from(&row.try_get::<Vec<u8>, _>("oid")?)?,
-                    ObjectKind::parse(&kind).ok_or_else(|| corrupt(format!("object kind {kind}")))?,
-                ));
-            }
-        }
-        Ok(found)
+        self.object_rows("oid, kind", ids)
+            .await?
+            .iter()
+            .map(|row| Ok((oid_from(&row.try_get::<Vec<u8>, _>("oid")?)?, kind_from(row)?)))
+            .collect()
     }
 
     async fn refs(&self, repo_id: i64) -> Result<Vec<(String, ObjectId)>> {
