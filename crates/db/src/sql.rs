@@ -396,12 +396,7 @@ impl MetadataStore for SqlStore {
     }
 
     async fn object(&self, id: &ObjectId) -> Result<Option<GitObject>> {
-        let row = sqlx::query("SELECT kind, data FROM git_objects WHERE oid = $1")
-            .bind(id.as_bytes().to_vec())
-            .fetch_optional(&self.pool)
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        Ok(Some(GitObject { id: *id, kind: kind_from(&row)?, data: row.try_get("data")? }))
+        Ok(self.objects(std::slice::from_ref(id)).await?.pop())
     }
 
     async fn object_size(&self, id: &ObjectId) -> Result<Option<u64>> {

@@ -23,8 +23,8 @@ use tokio::process::Command;
 
 use crate::error::GitError;
 
-/// The branch `HEAD` names, as on the Hub.
-const DEFAULT_BRANCH: &str = "refs/heads/main";
+/// The branch `HEAD` names, as on the Hub (and which pushes may not delete).
+pub(crate) const DEFAULT_BRANCH: &str = "refs/heads/main";
 
 /// Past this many packs a repo is repacked into one (with deltas).
 const MAX_PACKS: usize = 16;
@@ -87,8 +87,7 @@ impl RepoCache {
     /// Brings the repo's cached copy up to date with the DB and returns its directory.
     pub async fn sync(&self, db: &dyn MetadataStore, repo: &Repo) -> Result<PathBuf, GitError> {
         let dir = self.root.join(format!("{}.git", repo.id));
-        let refs = db.refs(repo.id).await?;
-        let snapshot: String = refs.iter().map(|(name, id)| format!("{id} {name}\n")).collect();
+        let (_, snapshot) = refs_snapshot(db, repo).await?;
         if up_to_date(&dir, &snapshot).await {
             return Ok(dir);
         }
@@ -106,8 +105,7 @@ impl RepoCache {
         .map_err(|error| GitError::Git(format!("lock task failed: {error}")))??;
         // Read the refs again under the lock, so an update never writes refs
         // older than those another request or process wrote meanwhile.
-        let refs = db.refs(repo.id).await?;
-        let snapshot: String = refs.iter().map(|(name, id)| format!("{id} {name}\n")).collect();
+        let (refs, snapshot) = refs_snapshot(db, repo).await?;
         if up_to_date(&dir, &snapshot).await {
             return Ok(dir);
         }
@@ -223,6 +221,14 @@ impl RepoCache {
         }
         Ok(())
     }
+}
+
+/// The repo's refs in the DB, and their text as `tessera-refs` (and
+/// `packed-refs`) hold it: `{id} {name}` lines.
+async fn refs_snapshot(db: &dyn MetadataStore, repo: &Repo) -> Result<(Vec<(String, ObjectId)>, String), GitError> {
+    let refs = db.refs(repo.id).await?;
+    let snapshot = refs.iter().map(|(name, id)| format!("{id} {name}\n")).collect();
+    Ok((refs, snapshot))
 }
 
 /// Whether the cached copy in `dir` holds exactly the refs of `snapshot`
