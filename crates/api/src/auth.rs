@@ -12,6 +12,10 @@ use tessera_db::{TokenScope, User};
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// The `WWW-Authenticate` challenge of a 401 to git and git-lfs clients:
+/// HTTP Basic, a user name and a token as password.
+pub const BASIC_CHALLENGE: &str = "Basic realm=\"Tessera\"";
+
 /// What clients are told for a token we do not know (HF's wording).
 pub const INVALID_CREDENTIALS: &str = "Invalid credentials in Authorization header";
 

@@ -9,6 +9,7 @@ pub mod error;
 pub mod metrics;
 pub mod policy;
 pub mod range;
+pub mod repo_url;
 pub mod signing;
 pub mod state;
 pub mod time;

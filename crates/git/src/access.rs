@@ -1,15 +1,15 @@
-//! Who may fetch from and push to a repo over git. Anonymous callers who need
-//! credentials get the 401 challenge (also for repos that do not exist, so
-//! private names do not leak); signed-in callers who may not see a repo get
-//! 404, and readers who push get 403.
+//! Who may fetch from and push to a repo over git: the Hub's access rules,
+//! with anonymous callers who need credentials (and callers with unknown
+//! tokens) challenged with 401, so git runs its credential helpers.
+//! Signed-in callers who may not see a repo get 404; readers who push, 403.
 
-use tessera_api::access::{can_read, is_maintainer};
+use tessera_api::access::repo_for_git_client;
 use tessera_api::auth::Caller;
+use tessera_api::repo_url::RepoUrl;
 use tessera_api::{ApiError, AppState};
-use tessera_db::{Repo, TokenScope};
+use tessera_db::Repo;
 
 use crate::error::GitError;
-use crate::route::GitRoute;
 
 /// What the request will do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,26 +24,10 @@ pub enum Need {
 pub async fn authorize(
     state: &AppState,
     caller: Result<Caller, ApiError>,
-    route: &GitRoute,
+    url: &RepoUrl,
     need: Need,
 ) -> Result<Repo, GitError> {
     // A token we do not know is answered like no token: git asks again.
     let caller = caller.map_err(|_| GitError::Challenge)?;
-    let anonymous = caller.0.is_none();
-    let repo = state.db.repo(route.repo_type, &route.namespace, &route.name).await?;
-    let repo = match repo {
-        Some(repo) if can_read(&caller, &repo) => repo,
-        _ if anonymous => return Err(GitError::Challenge),
-        _ => return Err(GitError::RepoNotFound),
-    };
-    if need == Need::Write {
-        let Some(principal) = &caller.0 else { return Err(GitError::Challenge) };
-        if principal.scope < TokenScope::Write {
-            return Err(GitError::Forbidden("This token has read access only; pushing needs a write token".into()));
-        }
-        if !is_maintainer(&caller, &repo) {
-            return Err(GitError::Forbidden(format!("You don't have write access to {}", repo.full_name())));
-        }
-    }
-    Ok(repo)
+    Ok(repo_for_git_client(state, &caller, url, need == Need::Write).await?)
 }

@@ -5,6 +5,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tessera_api::ApiError;
+use tessera_api::auth::BASIC_CHALLENGE;
 
 /// An error answered to a git client.
 #[derive(Debug, thiserror::Error)]
@@ -15,9 +16,6 @@ pub enum GitError {
     /// Authenticated but not allowed (403).
     #[error("{0}")]
     Forbidden(String),
-    /// The repo does not exist or is not visible to the caller (404).
-    #[error("Repository not found")]
-    RepoNotFound,
     /// A malformed request (400).
     #[error("{0}")]
     BadRequest(String),
@@ -49,7 +47,6 @@ impl IntoResponse for GitError {
             }
             Self::Api(error) => return error.into_response(),
             Self::Forbidden(message) => (StatusCode::FORBIDDEN, message),
-            Self::RepoNotFound => (StatusCode::NOT_FOUND, Self::RepoNotFound.to_string()),
             Self::BadRequest(message) => (StatusCode::BAD_REQUEST, message),
             Self::Busy => (StatusCode::SERVICE_UNAVAILABLE, Self::Busy.to_string()),
             internal @ (Self::Git(_) | Self::Io(_)) => {
@@ -63,9 +60,7 @@ impl IntoResponse for GitError {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
         if status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"Tessera\""));
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(BASIC_CHALLENGE));
         }
         response
     }

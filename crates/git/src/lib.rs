@@ -16,7 +16,6 @@ mod body;
 pub mod cache;
 pub mod error;
 mod receive;
-mod route;
 mod router;
 mod upload;
 

@@ -30,18 +30,19 @@ use axum::response::Response;
 use bytes::Bytes;
 use tessera_api::auth::Caller;
 use tessera_api::policy::check_file;
+use tessera_api::repo_url::RepoUrl;
 use tessera_api::time::now_ms;
 use tessera_api::{ApiError, AppState};
 use tessera_db::{GitObject, RefUpdate, Repo};
+use tessera_formats::FormatError;
 use tessera_formats::git::{Commit, ObjectId, ObjectKind, valid_ref_component};
 use tessera_formats::pack::{Pack, PackLimits};
 use tessera_formats::pktline::{BAND_DATA, BAND_PROGRESS, FLUSH, Packet, PacketReader, write_packet, write_sideband};
 
 use crate::access::{Need, authorize};
 use crate::body;
-use crate::cache::links;
+use crate::cache::{DEFAULT_BRANCH, links};
 use crate::error::GitError;
-use crate::route::GitRoute;
 use crate::router::GitService;
 use crate::upload::bytes_response;
 
@@ -59,9 +60,6 @@ const CAPABILITIES: &str = concat!(
     "report-status delete-refs side-band-64k quiet atomic ofs-delta object-format=sha1 agent=tessera/",
     env!("CARGO_PKG_VERSION")
 );
-
-/// The branch that may not be deleted.
-const DEFAULT_BRANCH: &str = "refs/heads/main";
 
 const RESULT_TYPE: &str = "application/x-git-receive-pack-result";
 
@@ -151,7 +149,7 @@ pub async fn receive_pack(
     State(state): State<AppState>,
     Extension(git): Extension<Arc<GitService>>,
     caller: Result<Caller, ApiError>,
-    route: GitRoute,
+    route: RepoUrl,
     headers: HeaderMap,
     request: Bytes,
 ) -> Result<Response, GitError> {
@@ -315,13 +313,12 @@ async fn read_pack(
     if pack.is_empty() {
         return Ok(Ok(HashMap::new()));
     }
-    let parsed = tokio::task::spawn_blocking(move || -> Result<(Pack, Vec<ObjectId>), String> {
-        let mut pack = Pack::parse(&pack, PACK_LIMITS).map_err(|error| error.to_string())?;
-        let missing = pack.resolve().map_err(|error| error.to_string())?;
+    let parsed = off_thread(move || {
+        let mut pack = Pack::parse(&pack, PACK_LIMITS)?;
+        let missing = pack.resolve()?;
         Ok((pack, missing))
     })
-    .await
-    .map_err(|error| GitError::Git(format!("pack task failed: {error}")))?;
+    .await?;
     let (mut pack, missing) = match parsed {
         Ok(parsed) => parsed,
         Err(error) => return Ok(Err(error)),
@@ -341,20 +338,27 @@ async fn read_pack(
         for base in bases {
             pack.add_base(base.id, base.kind, base.data);
         }
-        match pack.resolve() {
-            Ok(still) if still.is_empty() => {}
-            Ok(still) => return Ok(Err(format!("{} delta bases could not be resolved", still.len()))),
-            Err(error) => return Ok(Err(error.to_string())),
-        }
+        pack = match off_thread(move || pack.resolve().map(|_| pack)).await? {
+            Ok(pack) => pack,
+            Err(error) => return Ok(Err(error)),
+        };
     }
-    let objects = match pack.into_objects() {
-        Ok(objects) => objects,
-        Err(error) => return Ok(Err(error.to_string())),
-    };
-    Ok(Ok(objects
-        .into_iter()
-        .map(|object| (object.id, GitObject { id: object.id, kind: object.kind, data: object.data }))
-        .collect()))
+    // Fails if a delta is still unresolved.
+    Ok(pack.into_objects().map_err(|error| error.to_string()).map(|objects| {
+        objects
+            .into_iter()
+            .map(|object| (object.id, GitObject { id: object.id, kind: object.kind, data: object.data }))
+            .collect()
+    }))
+}
+
+/// Runs CPU-heavy pack work off the async threads; its format errors become reasons.
+async fn off_thread<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, FormatError> + Send + 'static,
+) -> Result<Result<T, String>, GitError> {
+    tokio::task::spawn_blocking(move || work().map_err(|error| error.to_string()))
+        .await
+        .map_err(|error| GitError::Git(format!("pack task failed: {error}")))
 }
 
 /// Why one ref command cannot be applied, if it cannot.
@@ -375,7 +379,7 @@ async fn check_command(
     let kind = match objects.get(&command.new) {
         Some(object) => Some(object.kind),
         None if known.contains(&command.new) => {
-            state.db.objects(&[command.new]).await?.first().map(|object| object.kind)
+            state.db.object_kinds(&[command.new]).await?.first().map(|(_, kind)| *kind)
         }
         None => None,
     };

@@ -19,17 +19,18 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use tessera_api::auth::Caller;
+use tessera_api::repo_url::RepoUrl;
 use tessera_api::time::now_ms;
 use tessera_api::{ApiError, AppState};
 use tessera_formats::pktline::{FLUSH, write_packet};
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _, ReadBuf};
+use tokio::process::Command;
 use tokio_util::io::ReaderStream;
 
 use crate::access::{Need, authorize};
 use crate::body;
 use crate::error::GitError;
 use crate::receive;
-use crate::route::GitRoute;
 use crate::router::GitService;
 
 /// The largest upload-pack request accepted (wants and haves), after inflating.
@@ -56,7 +57,7 @@ pub async fn info_refs(
     State(state): State<AppState>,
     Extension(git): Extension<Arc<GitService>>,
     caller: Result<Caller, ApiError>,
-    route: GitRoute,
+    route: RepoUrl,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<Response, GitError> {
@@ -71,12 +72,7 @@ pub async fn info_refs(
     let repo = authorize(&state, caller, &route, Need::Read).await?;
     let dir = git.cache.sync(state.db.as_ref(), &repo).await?;
     let protocol = body::protocol(&headers);
-    let output = git
-        .cache
-        .git()
-        .args(["upload-pack", "--stateless-rpc", "--http-backend-info-refs"])
-        .arg(&dir)
-        .envs(protocol.as_deref().map(|value| ("GIT_PROTOCOL", value)))
+    let output = upload_pack_command(&git, &dir, protocol.as_deref(), &["--http-backend-info-refs"])
         .stdin(Stdio::null())
         .output()
         .await?;
@@ -98,7 +94,7 @@ pub async fn upload_pack(
     State(state): State<AppState>,
     Extension(git): Extension<Arc<GitService>>,
     caller: Result<Caller, ApiError>,
-    route: GitRoute,
+    route: RepoUrl,
     headers: HeaderMap,
     request: Bytes,
 ) -> Result<Response, GitError> {
@@ -110,12 +106,7 @@ pub async fn upload_pack(
         .map_err(|_| GitError::Busy)?
         .map_err(|_| GitError::Git("the pack job queue is closed".into()))?;
     let protocol = body::protocol(&headers);
-    let mut child = git
-        .cache
-        .git()
-        .args(["upload-pack", "--stateless-rpc"])
-        .arg(&dir)
-        .envs(protocol.as_deref().map(|value| ("GIT_PROTOCOL", value)))
+    let mut child = upload_pack_command(&git, &dir, protocol.as_deref(), &[])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -167,6 +158,18 @@ pub async fn upload_pack(
         "application/x-git-upload-pack-result",
         Body::from_stream(ReaderStream::with_capacity(output, STREAM_CHUNK)),
     ))
+}
+
+/// `git upload-pack --stateless-rpc [options] <dir>`, speaking the protocol
+/// the client asked for.
+fn upload_pack_command(git: &GitService, dir: &Path, protocol: Option<&str>, options: &[&str]) -> Command {
+    let mut command = git.cache.git();
+    command
+        .args(["upload-pack", "--stateless-rpc"])
+        .args(options)
+        .arg(dir)
+        .envs(protocol.map(|value| ("GIT_PROTOCOL", value)));
+    command
 }
 
 /// git's output, noting when the response last took some of it.

@@ -11,11 +11,9 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tessera_api::ApiError;
+use tessera_api::auth::BASIC_CHALLENGE;
 
 use crate::LFS_MEDIA_TYPE;
-
-/// What a 401 asks git for: HTTP Basic credentials (a user name and a token).
-pub const BASIC_CHALLENGE: &str = "Basic realm=\"Tessera\"";
 
 /// Result of an LFS handler.
 pub type LfsResult<T> = Result<T, LfsError>;
@@ -34,13 +32,6 @@ pub enum LfsError {
         /// The lock that holds the path, as the locking API shows locks.
         lock: Value,
     },
-}
-
-impl LfsError {
-    /// 401: credentials are needed.
-    pub fn auth_required() -> Self {
-        Self::Api(ApiError::Unauthorized("Authentication required".into()))
-    }
 }
 
 impl IntoResponse for LfsError {
