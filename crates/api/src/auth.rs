@@ -7,7 +7,7 @@ use axum::http::request::Parts;
 use base64::Engine as _;
 use rand::Rng as _;
 use sha2::Digest as _;
-use tessera_db::{TokenScope, User};
+use tessera_db::{GrantTarget, MetadataStore, RepoType, Token, TokenGrant, TokenScope, User};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -19,15 +19,13 @@ pub const BASIC_CHALLENGE: &str = "Basic realm=\"Tessera\"";
 /// What clients are told for a token we do not know (HF's wording).
 pub const INVALID_CREDENTIALS: &str = "Invalid credentials in Authorization header";
 
-/// An authenticated user and what their token allows.
+/// An authenticated user and the token they called with (never its secret).
 #[derive(Debug, Clone)]
 pub struct Principal {
     /// The user.
     pub user: User,
-    /// The token's scope.
-    pub scope: TokenScope,
-    /// The token's display name.
-    pub token_name: String,
+    /// The token: its kind, grants and name.
+    pub token: Token,
 }
 
 /// The caller of a request: `None` when no credentials were sent.
@@ -40,14 +38,101 @@ impl Caller {
         self.0.as_ref().ok_or_else(|| ApiError::Unauthorized("Authentication required".into()))
     }
 
-    /// The principal with a write-scoped token, or 401/403.
+    /// The principal with a token that is not read-only, or 401/403. What a
+    /// fine-grained token reaches is for the access rule to decide.
     pub fn require_write(&self) -> Result<&Principal, ApiError> {
         let principal = self.require()?;
-        if principal.scope < TokenScope::Write {
+        if principal.token.scope == TokenScope::Read {
             return Err(ApiError::Forbidden("This token has read access only".into()));
         }
         Ok(principal)
     }
+
+    /// The principal with a full write token (not fine-grained), as managing
+    /// one's tokens needs; else 401/403.
+    pub fn require_full_write(&self) -> Result<&Principal, ApiError> {
+        let principal = self.require()?;
+        if principal.token.scope != TokenScope::Write {
+            return Err(ApiError::Forbidden("This needs a write token".into()));
+        }
+        Ok(principal)
+    }
+}
+
+/// Creates a token for `user` and returns its secret (shown once, stored hashed).
+pub async fn issue_token(
+    db: &dyn MetadataStore,
+    user: &User,
+    name: &str,
+    scope: TokenScope,
+    grants: &[TokenGrant],
+) -> Result<(String, Token), ApiError> {
+    if user.is_org() {
+        return Err(ApiError::BadRequest(format!("{} is an organization: tokens belong to users", user.name)));
+    }
+    if name.is_empty() || name.len() > 100 {
+        return Err(ApiError::BadRequest("A token name must have 1 to 100 characters".into()));
+    }
+    if scope == TokenScope::FineGrained && grants.is_empty() {
+        return Err(ApiError::BadRequest("A fine-grained token needs at least one repo or namespace".into()));
+    }
+    let secret = generate_token();
+    let token = db.create_token(user.id, name, &hash_token(&secret), scope, grants).await?;
+    tracing::info!(user.id = user.id, token.id = token.id, token.scope = scope.as_str(), "token created");
+    Ok((secret, token))
+}
+
+/// A fine-grained grant on what `kind` (`model`, `dataset`, `space`, or
+/// `user`/`org` for a namespace) and `name` (`ns/name`, or `ns`) name.
+pub async fn resolve_grant(
+    db: &dyn MetadataStore,
+    kind: &str,
+    name: &str,
+    write: bool,
+) -> Result<TokenGrant, ApiError> {
+    let target = match kind {
+        "user" | "org" | "namespace" => {
+            let account = db
+                .user_by_name(name)
+                .await?
+                .ok_or_else(|| ApiError::NotFound(format!("No user or organization {name}")))?;
+            GrantTarget::Namespace { id: account.id, name: account.name, kind: account.kind }
+        }
+        _ => {
+            let repo_type = RepoType::parse(kind).ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "Unknown entity type {kind:?}: expected model, dataset, space, user or org"
+                ))
+            })?;
+            let (namespace, repo_name) = name
+                .split_once('/')
+                .ok_or_else(|| ApiError::BadRequest(format!("Invalid repo id {name:?}: expected namespace/name")))?;
+            let repo = db
+                .repo(repo_type, namespace, repo_name)
+                .await?
+                .ok_or_else(|| ApiError::NotFound(format!("No {kind} repo {name}")))?;
+            GrantTarget::Repo { id: repo.id, repo_type, full_name: repo.full_name() }
+        }
+    };
+    Ok(TokenGrant { target, write })
+}
+
+/// HF's description of a fine-grained token's scopes:
+/// `[{"entity": {"type", "name"}, "permissions": [...]}]`.
+pub fn grants_json(grants: &[TokenGrant]) -> serde_json::Value {
+    let scoped: Vec<serde_json::Value> = grants
+        .iter()
+        .map(|grant| {
+            let (kind, name) = match &grant.target {
+                GrantTarget::Repo { repo_type, full_name, .. } => (repo_type.as_str(), full_name.clone()),
+                GrantTarget::Namespace { name, kind, .. } => (kind.as_str(), name.clone()),
+            };
+            let permissions: &[&str] =
+                if grant.write { &["repo.content.read", "repo.write"] } else { &["repo.content.read"] };
+            serde_json::json!({ "entity": { "type": kind, "name": name }, "permissions": permissions })
+        })
+        .collect();
+    serde_json::Value::Array(scoped)
 }
 
 /// The stored hash of a token secret.
@@ -89,9 +174,9 @@ impl FromRequestParts<AppState> for Caller {
             .filter(|secret| !secret.is_empty())
             .ok_or_else(|| ApiError::Unauthorized(INVALID_CREDENTIALS.into()))?;
         match state.db.token_by_hash(&hash_token(&secret)).await? {
-            Some((user, token)) => Ok(Self(Some(Principal { user, scope: token.scope, token_name: token.name }))),
+            Some((user, token)) => Ok(Self(Some(Principal { user, token }))),
             None => {
-                tracing::warn!("request with an unknown token");
+                tracing::warn!("request with an unknown, revoked or disabled user's token");
                 Err(ApiError::Unauthorized(INVALID_CREDENTIALS.into()))
             }
         }

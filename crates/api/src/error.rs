@@ -9,6 +9,9 @@ use axum::Json;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use tessera_db::Repo;
+
+use crate::state::App;
 
 /// Result of a handler.
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -30,6 +33,19 @@ pub enum ApiError {
         /// The commit that was searched, sent as `X-Repo-Commit`.
         commit: Option<String>,
     },
+    /// The repo is gated and the caller has no accepted access request:
+    /// 401 for anonymous callers, else 403, with `X-Error-Code: GatedRepo`.
+    #[error("{message}")]
+    Gated {
+        /// Whether the caller is anonymous.
+        anonymous: bool,
+        /// What to do about it.
+        message: String,
+    },
+    /// The repo was moved: 307 to the same URL with its new id (the
+    /// `Location` is set by [`crate::access::locate_moved_repos`]).
+    #[error("Repository moved to {}", .0.to)]
+    RepoMoved(MovedRepo),
     /// Something else is missing (404).
     #[error("{0}")]
     NotFound(String),
@@ -80,6 +96,9 @@ impl ApiError {
             Self::RepoNotFound | Self::RevisionNotFound(_) | Self::EntryNotFound { .. } | Self::NotFound(_) => {
                 StatusCode::NOT_FOUND
             }
+            Self::Gated { anonymous: true, .. } => StatusCode::UNAUTHORIZED,
+            Self::Gated { anonymous: false, .. } => StatusCode::FORBIDDEN,
+            Self::RepoMoved(_) => StatusCode::TEMPORARY_REDIRECT,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -98,6 +117,7 @@ impl ApiError {
             Self::RepoNotFound => Some("RepoNotFound"),
             Self::RevisionNotFound(_) => Some("RevisionNotFound"),
             Self::EntryNotFound { .. } => Some("EntryNotFound"),
+            Self::Gated { .. } => Some("GatedRepo"),
             _ => None,
         }
     }
@@ -107,9 +127,53 @@ impl ApiError {
         Self::EntryNotFound { message: format!("Entry not found: {path}"), commit }
     }
 
+    /// The `GatedRepo` error for `repo`, worded as huggingface.co words it.
+    pub fn gated(app: &App, repo: &Repo, anonymous: bool) -> Self {
+        let what = format!("{} {}", repo.repo_type.as_str(), repo.full_name());
+        let message = if anonymous {
+            format!(
+                "Access to {what} is restricted. You must have access to it and be authenticated to access it. Please log in."
+            )
+        } else {
+            let url = app.url(&format!("/{}{}", repo.repo_type.url_prefix(), repo.full_name()));
+            format!(
+                "Access to {what} is restricted and you are not in the authorized list. Visit {url} to ask for access."
+            )
+        };
+        Self::Gated { anonymous, message }
+    }
+
     /// Wraps any error as an internal one.
     pub fn internal(error: impl std::fmt::Display) -> Self {
         Self::Internal(error.to_string())
+    }
+}
+
+/// A repo id that now names another: `from` as the request spelled it, `to` canonical.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MovedRepo {
+    /// The old `namespace/name`, as requested.
+    pub from: String,
+    /// The new `namespace/name`.
+    pub to: String,
+}
+
+impl MovedRepo {
+    /// `path_and_query` with its first `/{from}` segment pair (followed by
+    /// `/`, `.git`, `?` or the end) replaced by `/{to}`.
+    pub fn relocate(&self, path_and_query: &str) -> Option<String> {
+        let needle = format!("/{}", self.from);
+        let mut search_from = 0;
+        while let Some(found) = path_and_query[search_from..].find(&needle) {
+            let start = search_from + found;
+            let end = start + needle.len();
+            let rest = &path_and_query[end..];
+            if rest.is_empty() || rest.starts_with(['/', '?']) || rest.starts_with(".git") {
+                return Some(format!("{}/{}{rest}", &path_and_query[..start], self.to));
+            }
+            search_from = end;
+        }
+        None
     }
 }
 
@@ -148,7 +212,11 @@ impl IntoResponse for ApiError {
             }
             _ => {}
         }
-        (self.status(), headers, Json(body)).into_response()
+        let mut response = (self.status(), headers, Json(body)).into_response();
+        if let Self::RepoMoved(moved) = self {
+            response.extensions_mut().insert(moved);
+        }
+        response
     }
 }
 
@@ -172,5 +240,25 @@ impl From<tessera_storage::StorageError> for ApiError {
 impl From<tessera_formats::FormatError> for ApiError {
     fn from(error: tessera_formats::FormatError) -> Self {
         Self::BadRequest(error.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn moved_repos_relocate() {
+        let moved = MovedRepo { from: "Alice/old".into(), to: "acme/new".into() };
+        assert_eq!(
+            moved.relocate("/api/models/Alice/old/tree/main").as_deref(),
+            Some("/api/models/acme/new/tree/main")
+        );
+        assert_eq!(
+            moved.relocate("/Alice/old.git/info/refs?service=x").as_deref(),
+            Some("/acme/new.git/info/refs?service=x")
+        );
+        assert_eq!(moved.relocate("/Alice/old").as_deref(), Some("/acme/new"));
+        assert_eq!(moved.relocate("/Alice/older/x"), None);
     }
 }

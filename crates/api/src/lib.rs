@@ -4,9 +4,11 @@
 //! tokens and URLs of the Xet CAS, the rules every commit obeys ([`policy`]), and the one declaration of every metric.
 
 pub mod access;
+pub mod accounts;
 pub mod auth;
 pub mod error;
 pub mod metrics;
+pub mod names;
 pub mod policy;
 pub mod range;
 pub mod repo_url;

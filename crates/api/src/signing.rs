@@ -14,6 +14,9 @@ pub struct CasGrant {
     pub repo_id: i64,
     /// Whether it may upload.
     pub write: bool,
+    /// The user token it was minted through (`None`: anonymous), so the
+    /// CAS can ask the access rule again on every request.
+    pub token_id: Option<i64>,
     /// Unix seconds after which it is refused.
     pub expires_at: i64,
 }
@@ -50,7 +53,9 @@ impl Signer {
 
     /// An opaque token for `grant`.
     pub fn cas_token(&self, grant: &CasGrant) -> String {
-        let body = format!("xet1.{}.{}.{}", grant.repo_id, if grant.write { "w" } else { "r" }, grant.expires_at);
+        let token_id = grant.token_id.map_or_else(|| "-".to_owned(), |id| id.to_string());
+        let access = if grant.write { "w" } else { "r" };
+        let body = format!("xet2.{}.{access}.{token_id}.{}", grant.repo_id, grant.expires_at);
         let mac = self.token_mac(&body);
         format!("{body}.{mac}")
     }
@@ -62,14 +67,18 @@ impl Signer {
             return Err(SignatureError::Invalid);
         }
         let mut parts = body.split('.');
-        let (Some("xet1"), Some(repo_id), Some(access), Some(expires_at), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some("xet2"), Some(repo_id), Some(access), Some(token_id), Some(expires_at), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(SignatureError::Invalid);
         };
         let grant = CasGrant {
             repo_id: repo_id.parse().map_err(|_| SignatureError::Invalid)?,
             write: access == "w",
+            token_id: match token_id {
+                "-" => None,
+                id => Some(id.parse().map_err(|_| SignatureError::Invalid)?),
+            },
             expires_at: expires_at.parse().map_err(|_| SignatureError::Invalid)?,
         };
         if grant.expires_at <= now {
@@ -148,11 +157,11 @@ mod tests {
     #[test]
     fn tokens_verify_and_expire() {
         let signer = Signer::new(b"secret");
-        let grant = CasGrant { repo_id: 7, write: true, expires_at: 1000 };
+        let grant = CasGrant { repo_id: 7, write: true, token_id: Some(3), expires_at: 1000 };
         let token = signer.cas_token(&grant);
         assert_eq!(signer.verify_cas_token(&token, 999), Ok(grant));
         assert_eq!(signer.verify_cas_token(&token, 1000), Err(SignatureError::Expired));
-        let forged = token.replace("xet1.7.w", "xet1.8.w");
+        let forged = token.replace("xet2.7.w", "xet2.8.w");
         assert_eq!(signer.verify_cas_token(&forged, 0), Err(SignatureError::Invalid));
         assert_eq!(Signer::new(b"other").verify_cas_token(&token, 0), Err(SignatureError::Invalid));
     }

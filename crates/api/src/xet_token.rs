@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Value, json};
 use tessera_db::Repo;
 
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::signing::CasGrant;
 use crate::state::App;
@@ -32,10 +33,12 @@ pub struct XetAccess {
 
 impl XetAccess {
     /// Issues a token for `repo`, writable or read-only, living the
-    /// configured CAS token lifetime.
-    pub fn issue(app: &App, repo: &Repo, write: bool) -> Self {
+    /// configured CAS token lifetime, for the caller the access rule
+    /// already allowed (the CAS asks it again with the caller's token).
+    pub fn issue(app: &App, caller: &Caller, repo: &Repo, write: bool) -> Self {
         let expires_at = now_secs() + app.cas_token_ttl_secs;
-        let token = app.signer.cas_token(&CasGrant { repo_id: repo.id, write, expires_at });
+        let token_id = caller.0.as_ref().map(|principal| principal.token.id);
+        let token = app.signer.cas_token(&CasGrant { repo_id: repo.id, write, token_id, expires_at });
         tracing::debug!(repo.id = repo.id, xet.write = write, "cas token issued");
         Self { cas_url: app.public_url.clone(), token, expires_at }
     }

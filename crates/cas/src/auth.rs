@@ -1,14 +1,19 @@
 //! The CAS token extractor: `Authorization: Bearer <token>` where the token
-//! was minted by the Hub's xet-read-token / xet-write-token routes.
+//! was minted by the Hub's xet-read-token / xet-write-token routes. Every
+//! request asks the access rule again with the user token the CAS token was
+//! minted through, so a revoked token, a disabled user, a lost membership or
+//! a repo made private takes effect at once.
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use tessera_api::access::{RepoAction, authorize_repo};
+use tessera_api::auth::{Caller, INVALID_CREDENTIALS, Principal};
 use tessera_api::signing::{CasGrant, SignatureError};
 use tessera_api::time::now_secs;
 use tessera_api::{ApiError, AppState};
 
-/// A verified CAS token.
+/// A verified CAS token whose grant the access rule still allows.
 #[derive(Debug, Clone, Copy)]
 pub struct CasAuth(pub CasGrant);
 
@@ -29,10 +34,21 @@ impl FromRequestParts<AppState> for CasAuth {
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.strip_prefix("Bearer "))
             .ok_or_else(|| ApiError::Unauthorized("missing CAS token".into()))?;
-        match state.signer.verify_cas_token(token.trim(), now_secs()) {
-            Ok(grant) => Ok(Self(grant)),
-            Err(SignatureError::Expired) => Err(ApiError::Unauthorized("CAS token expired".into())),
-            Err(SignatureError::Invalid) => Err(ApiError::Unauthorized("invalid CAS token".into())),
-        }
+        let grant = match state.signer.verify_cas_token(token.trim(), now_secs()) {
+            Ok(grant) => grant,
+            Err(SignatureError::Expired) => return Err(ApiError::Unauthorized("CAS token expired".into())),
+            Err(SignatureError::Invalid) => return Err(ApiError::Unauthorized("invalid CAS token".into())),
+        };
+        let caller = match grant.token_id {
+            None => Caller(None),
+            Some(token_id) => match state.db.token_by_id(token_id).await? {
+                Some((user, token)) => Caller(Some(Principal { user, token })),
+                None => return Err(ApiError::Unauthorized(INVALID_CREDENTIALS.into())),
+            },
+        };
+        let repo = state.db.repo_by_id(grant.repo_id).await?.ok_or(ApiError::RepoNotFound)?;
+        let action = if grant.write { RepoAction::Write } else { RepoAction::Download };
+        authorize_repo(state, &caller, &repo, action).await?;
+        Ok(Self(grant))
     }
 }

@@ -11,7 +11,7 @@ use http_body_util::BodyExt as _;
 use serde_json::Value;
 use tessera_api::AppState;
 use tessera_api::signing::CasGrant;
-use tessera_db::{MetadataStore, NewRepo, RepoType, SqlStore};
+use tessera_db::{MetadataStore, NewRepo, RepoType, SqlStore, TokenScope};
 use tessera_formats::xorb::XorbBuilder;
 use tessera_storage::LocalBlobStore;
 use tower::ServiceExt as _;
@@ -27,13 +27,16 @@ async fn uploads_past_the_cap_get_503_with_retry_after_then_succeed() {
         name: "m".into(),
         private: false,
         owner_id: user.id,
+        creator_id: user.id,
         created_at: 0,
     };
     let repo_id = db.create_repo(&repo).await.unwrap().id;
+    let token_id = db.create_token(user.id, "w", b"alice-token", TokenScope::Write, &[]).await.unwrap().id;
     let blobs = LocalBlobStore::open(dir.path().join("blobs")).await.unwrap();
     let state = AppState::new(Arc::new(db), Arc::new(blobs), "http://127.0.0.1:9".into(), b"test secret", 1);
     let router = tessera_cas::router().with_state(state.clone());
-    let token = state.signer.cas_token(&CasGrant { repo_id, write: true, expires_at: i64::MAX });
+    let token =
+        state.signer.cas_token(&CasGrant { repo_id, write: true, token_id: Some(token_id), expires_at: i64::MAX });
 
     let mut builder = XorbBuilder::new();
     builder.add_chunk(b"backpressure test chunk").unwrap();

@@ -11,7 +11,7 @@ use http_body_util::BodyExt as _;
 use serde_json::Value;
 use tessera_api::signing::CasGrant;
 use tessera_api::{App, AppState};
-use tessera_db::{MetadataStore, NewRepo, RepoType, SqlStore, XetFile};
+use tessera_db::{MetadataStore, NewRepo, RepoType, SqlStore, TokenScope, XetFile};
 use tessera_formats::MerkleHash;
 use tessera_formats::file::FileHasher;
 use tessera_formats::hash::{range_hash, sha256_hash};
@@ -26,12 +26,15 @@ struct Harness {
     router: Router,
     repo_a: i64,
     repo_b: i64,
+    token_id: i64,
 }
 
 async fn harness() -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let db = SqlStore::connect(&format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display())).await.unwrap();
     let user = db.create_user("alice", false).await.unwrap();
+    // CAS tokens are minted through a user token; the CAS asks the access rule again with it.
+    let token_id = db.create_token(user.id, "w", b"alice-token", TokenScope::Write, &[]).await.unwrap().id;
     let mut repo_ids = Vec::new();
     for name in ["a", "b"] {
         let repo = NewRepo {
@@ -40,6 +43,7 @@ async fn harness() -> Harness {
             name: name.into(),
             private: true,
             owner_id: user.id,
+            creator_id: user.id,
             created_at: 0,
         };
         repo_ids.push(db.create_repo(&repo).await.unwrap().id);
@@ -53,12 +57,12 @@ async fn harness() -> Harness {
         App::DEFAULT_MAX_CONCURRENT_XORB_UPLOADS,
     );
     let router = tessera_cas::router().with_state(state.clone());
-    Harness { _dir: dir, state, router, repo_a: repo_ids[0], repo_b: repo_ids[1] }
+    Harness { _dir: dir, state, router, repo_a: repo_ids[0], repo_b: repo_ids[1], token_id }
 }
 
 impl Harness {
     fn token(&self, repo_id: i64, write: bool) -> String {
-        self.state.signer.cas_token(&CasGrant { repo_id, write, expires_at: i64::MAX })
+        self.state.signer.cas_token(&CasGrant { repo_id, write, token_id: Some(self.token_id), expires_at: i64::MAX })
     }
 
     async fn send(&self, request: Request<Body>) -> (StatusCode, Vec<u8>) {

@@ -53,33 +53,101 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// The value of a setting, creating it from `default` if absent (first writer wins).
     async fn setting_or_insert(&self, key: &str, default: Vec<u8>) -> Result<Vec<u8>>;
 
-    // ---- users and tokens ----
+    // ---- accounts: users and organizations ----
 
-    /// Creates a user.
+    /// Creates a user; [`DbError::Conflict`] if any account has the name, in any case.
     async fn create_user(&self, name: &str, is_admin: bool) -> Result<User>;
-    /// A user by name.
+    /// Creates an organization with `owner_id` as its first admin.
+    async fn create_org(&self, name: &str, owner_id: i64) -> Result<User>;
+    /// A user or an organization by name, case-insensitively.
     async fn user_by_name(&self, name: &str) -> Result<Option<User>>;
-    /// Number of users.
+    /// An account by row id.
+    async fn user_by_id(&self, id: i64) -> Result<Option<User>>;
+    /// Every account of a kind, by name.
+    async fn list_accounts(&self, kind: AccountKind) -> Result<Vec<User>>;
+    /// Number of users (organizations not counted).
     async fn user_count(&self) -> Result<i64>;
-    /// Stores a token by the hash of its secret.
-    async fn create_token(&self, user_id: i64, name: &str, token_hash: &[u8], scope: TokenScope) -> Result<Token>;
-    /// The token with this secret hash, and its user.
+    /// Disables or enables a user.
+    async fn set_user_disabled(&self, user_id: i64, disabled: bool) -> Result<()>;
+    /// Deletes an account with its tokens, memberships and access requests;
+    /// [`DbError::Conflict`] while repos or locks still name it.
+    async fn delete_account(&self, id: i64) -> Result<()>;
+
+    /// Adds a member to an organization, or changes their role.
+    async fn set_member(&self, org_id: i64, user_id: i64, role: OrgRole) -> Result<()>;
+    /// Removes a member; `false` if they were not one.
+    async fn remove_member(&self, org_id: i64, user_id: i64) -> Result<bool>;
+    /// An organization's members, by name.
+    async fn org_members(&self, org_id: i64) -> Result<Vec<Membership>>;
+    /// The organizations a user belongs to, by name.
+    async fn user_orgs(&self, user_id: i64) -> Result<Vec<Membership>>;
+    /// A user's role in an organization.
+    async fn member_role(&self, org_id: i64, user_id: i64) -> Result<Option<OrgRole>>;
+
+    // ---- tokens ----
+
+    /// Stores a token by the hash of its secret, with the grants of a fine-grained one.
+    async fn create_token(
+        &self,
+        user_id: i64,
+        name: &str,
+        token_hash: &[u8],
+        scope: TokenScope,
+        grants: &[TokenGrant],
+    ) -> Result<Token>;
+    /// The token with this secret hash, and its user, unless that user is disabled.
     async fn token_by_hash(&self, token_hash: &[u8]) -> Result<Option<(User, Token)>>;
+    /// A token by row id, and its user, unless that user is disabled.
+    async fn token_by_id(&self, id: i64) -> Result<Option<(User, Token)>>;
+    /// A user's tokens, oldest first.
+    async fn tokens(&self, user_id: i64) -> Result<Vec<Token>>;
+    /// Revokes a token; `false` if there was none.
+    async fn delete_token(&self, id: i64) -> Result<bool>;
 
     // ---- repos ----
 
-    /// Creates a repo; [`DbError::Conflict`] if the name is taken.
+    /// Creates a repo; [`DbError::Conflict`] if the name is taken in any
+    /// case. It takes the name over from a moved repo's redirect.
     async fn create_repo(&self, repo: &NewRepo) -> Result<Repo>;
-    /// A repo by type and full name.
+    /// A repo by type and full name, case-insensitively.
     async fn repo(&self, repo_type: RepoType, namespace: &str, name: &str) -> Result<Option<Repo>>;
-    /// Deletes a repo with its refs, file links and LFS locks.
+    /// A repo by row id.
+    async fn repo_by_id(&self, id: i64) -> Result<Option<Repo>>;
+    /// The repo now answering to an old name of a moved repo.
+    async fn redirected_repo(&self, repo_type: RepoType, namespace: &str, name: &str) -> Result<Option<Repo>>;
+    /// Moves a repo to a new namespace and name (owned by `owner_id`),
+    /// leaving a redirect at the old name; [`DbError::Conflict`] if the new name is taken.
+    async fn move_repo(&self, repo_id: i64, namespace: &str, name: &str, owner_id: i64) -> Result<Repo>;
+    /// Deletes a repo with its refs, file links, LFS locks, grants, requests and redirects.
     async fn delete_repo(&self, repo_id: i64) -> Result<()>;
     /// Sets a repo's visibility.
     async fn set_repo_private(&self, repo_id: i64, private: bool) -> Result<()>;
+    /// Sets a repo's gating.
+    async fn set_repo_gating(&self, repo_id: i64, gating: Gating) -> Result<()>;
     /// Records a change to the repo at `time_ms`.
     async fn touch_repo(&self, repo_id: i64, time_ms: i64) -> Result<()>;
     /// Repos of a type, by name.
     async fn list_repos(&self, repo_type: RepoType) -> Result<Vec<Repo>>;
+    /// Every repo of a namespace (owned by the account `owner_id`), of every type.
+    async fn namespace_repos(&self, owner_id: i64) -> Result<Vec<Repo>>;
+
+    // ---- access requests of gated repos ----
+
+    /// Records a user's request (or its new status), keeping its fields
+    /// when `fields` is `None`.
+    async fn put_access_request(
+        &self,
+        repo_id: i64,
+        user_id: i64,
+        status: AccessStatus,
+        fields: Option<&str>,
+    ) -> Result<AccessRequest>;
+    /// A user's request for a repo.
+    async fn access_request(&self, repo_id: i64, user_id: i64) -> Result<Option<AccessRequest>>;
+    /// A request by its id, within a repo.
+    async fn access_request_by_id(&self, repo_id: i64, id: i64) -> Result<Option<AccessRequest>>;
+    /// A repo's requests in one status, oldest change first.
+    async fn access_requests(&self, repo_id: i64, status: AccessStatus) -> Result<Vec<AccessRequest>>;
 
     // ---- git objects and refs ----
 

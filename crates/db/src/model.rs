@@ -3,45 +3,157 @@
 use tessera_formats::MerkleHash;
 use tessera_formats::shard::FileTerm;
 
-/// A user account.
+/// An account: a user, or an organization. Both own a namespace, and one
+/// name space holds both, case-insensitively.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
     /// Row id.
     pub id: i64,
-    /// Unique user name (the namespace of their repos).
+    /// Unique name in its canonical spelling (the namespace of its repos).
     pub name: String,
-    /// Whether the user administers the server.
+    /// A user or an organization.
+    pub kind: AccountKind,
+    /// Whether the user administers the server (never for organizations).
     pub is_admin: bool,
+    /// Whether the user is disabled: none of their tokens work.
+    pub disabled: bool,
     /// Creation time, unix ms.
     pub created_at: i64,
 }
 
+impl User {
+    /// Whether this account is an organization.
+    pub fn is_org(&self) -> bool {
+        self.kind == AccountKind::Org
+    }
+}
+
+/// What an account is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AccountKind {
+    /// A person (or a robot) who signs in with tokens.
+    User,
+    /// An organization: a namespace with members.
+    Org,
+}
+
+impl AccountKind {
+    /// `user` or `org`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Org => "org",
+        }
+    }
+
+    /// Parses `user` or `org`.
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::User, Self::Org].into_iter().find(|kind| kind.as_str() == text)
+    }
+}
+
+/// A member's role in an organization, weakest first (HF's roles).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum OrgRole {
+    /// Reads the organization's private repos.
+    Read,
+    /// Creates repos, and writes those they created.
+    Contributor,
+    /// Writes every repo of the organization.
+    Write,
+    /// Also manages members and settings.
+    Admin,
+}
+
+impl OrgRole {
+    /// Every role, weakest first.
+    pub const ALL: [Self; 4] = [Self::Read, Self::Contributor, Self::Write, Self::Admin];
+
+    /// `read`, `contributor`, `write` or `admin`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Contributor => "contributor",
+            Self::Write => "write",
+            Self::Admin => "admin",
+        }
+    }
+
+    /// Parses a role name.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|role| role.as_str() == text)
+    }
+}
+
+/// A member of an organization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    /// The organization.
+    pub org: User,
+    /// The member.
+    pub user: User,
+    /// Their role.
+    pub role: OrgRole,
+}
+
 /// What a token may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenScope {
     /// Read repos the user can see.
     Read,
-    /// Also create repos and write to them.
+    /// Everything the user can do.
     Write,
+    /// Only what its [`TokenGrant`]s name, and never more than the user can do.
+    FineGrained,
 }
 
 impl TokenScope {
-    /// `read` or `write`.
+    /// `read`, `write` or `fineGrained` (HF's role names).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Read => "read",
             Self::Write => "write",
+            Self::FineGrained => "fineGrained",
         }
     }
 
-    /// Parses `read` or `write`.
+    /// Parses a role name.
     pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "read" => Some(Self::Read),
-            "write" => Some(Self::Write),
-            _ => None,
-        }
+        [Self::Read, Self::Write, Self::FineGrained].into_iter().find(|scope| scope.as_str() == text)
     }
+}
+
+/// One thing a fine-grained token may reach, and whether it may write it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenGrant {
+    /// A repo, or a namespace.
+    pub target: GrantTarget,
+    /// Write as well as read.
+    pub write: bool,
+}
+
+/// What a [`TokenGrant`] reaches. Names are filled in when grants are read
+/// (and ignored when they are created), so a moved repo keeps its grants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GrantTarget {
+    /// One repo.
+    Repo {
+        /// Its row id.
+        id: i64,
+        /// Its type.
+        repo_type: RepoType,
+        /// `namespace/name`, canonical.
+        full_name: String,
+    },
+    /// Every repo of a user's or an organization's namespace.
+    Namespace {
+        /// The account's row id.
+        id: i64,
+        /// Its name.
+        name: String,
+        /// A user or an organization.
+        kind: AccountKind,
+    },
 }
 
 /// An access token (its secret is only ever stored hashed).
@@ -55,6 +167,8 @@ pub struct Token {
     pub name: String,
     /// What it may do.
     pub scope: TokenScope,
+    /// What a fine-grained token reaches (empty for the others).
+    pub grants: Vec<TokenGrant>,
     /// Creation time, unix ms.
     pub created_at: i64,
 }
@@ -132,10 +246,14 @@ pub struct Repo {
     pub namespace: String,
     /// Name within the namespace.
     pub name: String,
-    /// Whether only its owner (and admins) can see it.
+    /// Whether only those with access can see it.
     pub private: bool,
-    /// Owning user.
+    /// The account owning its namespace (a user or an organization).
     pub owner_id: i64,
+    /// The user who created it.
+    pub creator_id: i64,
+    /// Whether downloads need an accepted access request.
+    pub gating: Gating,
     /// Creation time, unix ms.
     pub created_at: i64,
     /// Last change, unix ms.
@@ -160,10 +278,89 @@ pub struct NewRepo {
     pub name: String,
     /// Visibility.
     pub private: bool,
-    /// Owning user.
+    /// The account owning the namespace.
     pub owner_id: i64,
+    /// The user creating it.
+    pub creator_id: i64,
     /// Creation time, unix ms.
     pub created_at: i64,
+}
+
+/// Whether a repo's files need an accepted access request (HF's gated repos).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Gating {
+    /// Anyone who can see the repo can download.
+    #[default]
+    Open,
+    /// Requests are accepted at once.
+    Auto,
+    /// Requests wait for a maintainer.
+    Manual,
+}
+
+impl Gating {
+    /// `auto` or `manual`; `None` when open (HF's `gated: false`).
+    pub fn as_setting(self) -> Option<&'static str> {
+        match self {
+            Self::Open => None,
+            Self::Auto => Some("auto"),
+            Self::Manual => Some("manual"),
+        }
+    }
+
+    /// The gating a stored or requested setting names (`None` is open).
+    pub fn from_setting(text: Option<&str>) -> Option<Self> {
+        match text {
+            None => Some(Self::Open),
+            Some("auto") => Some(Self::Auto),
+            Some("manual") => Some(Self::Manual),
+            Some(_) => None,
+        }
+    }
+}
+
+/// Where a user's request to download a gated repo stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessStatus {
+    /// Waiting for a maintainer.
+    Pending,
+    /// May download.
+    Accepted,
+    /// Refused.
+    Rejected,
+}
+
+impl AccessStatus {
+    /// `pending`, `accepted` or `rejected`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Accepted => "accepted",
+            Self::Rejected => "rejected",
+        }
+    }
+
+    /// Parses a status name.
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Pending, Self::Accepted, Self::Rejected].into_iter().find(|status| status.as_str() == text)
+    }
+}
+
+/// A user's request to download a gated repo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessRequest {
+    /// Row id (HF's `requestId`).
+    pub id: i64,
+    /// The repo.
+    pub repo_id: i64,
+    /// The requesting user.
+    pub user: User,
+    /// Where it stands.
+    pub status: AccessStatus,
+    /// The form fields the user sent, as a JSON object.
+    pub fields: Option<String>,
+    /// When it last changed, unix ms.
+    pub updated_at: i64,
 }
 
 /// A file known to the CAS: its size and reconstruction terms.

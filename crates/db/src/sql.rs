@@ -11,8 +11,9 @@ use tessera_formats::shard::FileTerm;
 use tessera_formats::xorb::{XorbChunk, XorbIndex};
 
 use crate::{
-    DbError, GitObject, LfsLock, LfsLockQuery, LockAttempt, MetadataStore, NewRepo, RefUpdate, Repo, RepoType, Result,
-    Stats, Token, TokenScope, User, XetFile,
+    AccessRequest, AccessStatus, AccountKind, DbError, Gating, GitObject, GrantTarget, LfsLock, LfsLockQuery,
+    LockAttempt, Membership, MetadataStore, NewRepo, OrgRole, RefUpdate, Repo, RepoType, Result, Stats, Token,
+    TokenGrant, TokenScope, User, XetFile,
 };
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
@@ -164,17 +165,37 @@ fn decode_terms(bytes: &[u8]) -> Result<Vec<FileTerm>> {
         .collect()
 }
 
-fn user_from(row: &AnyRow) -> Result<User> {
+/// The columns of an account row (`users`), each prefixed by `prefix`.
+fn user_columns(table: &str, prefix: &str) -> String {
+    ["id", "name", "kind", "is_admin", "disabled", "created_at"]
+        .iter()
+        .map(|column| format!("{table}.{column} AS {prefix}{column}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// An account from columns named by [`user_columns`] with `prefix`.
+fn user_at(row: &AnyRow, prefix: &str) -> Result<User> {
+    let column = |name: &str| format!("{prefix}{name}");
+    let kind: String = row.try_get(column("kind").as_str())?;
     Ok(User {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        is_admin: row.try_get::<i64, _>("is_admin")? != 0,
-        created_at: row.try_get("created_at")?,
+        id: row.try_get(column("id").as_str())?,
+        name: row.try_get(column("name").as_str())?,
+        kind: AccountKind::parse(&kind).ok_or_else(|| corrupt(format!("account kind {kind}")))?,
+        is_admin: row.try_get::<i64, _>(column("is_admin").as_str())? != 0,
+        disabled: row.try_get::<i64, _>(column("disabled").as_str())? != 0,
+        created_at: row.try_get(column("created_at").as_str())?,
     })
+}
+
+/// `SELECT` of whole account rows.
+fn user_select() -> String {
+    format!("SELECT {} FROM users u", user_columns("u", "u_"))
 }
 
 fn repo_from(row: &AnyRow) -> Result<Repo> {
     let repo_type: String = row.try_get("repo_type")?;
+    let gated: Option<String> = row.try_get("gated")?;
     Ok(Repo {
         id: row.try_get("id")?,
         repo_type: RepoType::parse(&repo_type).ok_or_else(|| corrupt(format!("repo type {repo_type}")))?,
@@ -182,6 +203,8 @@ fn repo_from(row: &AnyRow) -> Result<Repo> {
         name: row.try_get("name")?,
         private: row.try_get::<i64, _>("private")? != 0,
         owner_id: row.try_get("owner_id")?,
+        creator_id: row.try_get::<Option<i64>, _>("creator_id")?.unwrap_or(row.try_get("owner_id")?),
+        gating: Gating::from_setting(gated.as_deref()).ok_or_else(|| corrupt(format!("gating {gated:?}")))?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -191,7 +214,60 @@ fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
-const REPO_COLUMNS: &str = "id, repo_type, namespace, name, private, owner_id, created_at, updated_at";
+/// [`DbError::Conflict`] for a unique violation, else the error itself.
+fn conflict_as(what: impl FnOnce() -> String) -> impl FnOnce(sqlx::Error) -> DbError {
+    move |error| if is_unique_violation(&error) { DbError::Conflict { what: what() } } else { error.into() }
+}
+
+const REPO_COLUMNS: &str =
+    "id, repo_type, namespace, name, private, owner_id, creator_id, gated, created_at, updated_at";
+
+/// A token row with its user (`t` is `tokens`, `u` is `users`); disabled users' tokens never match.
+fn token_select() -> String {
+    format!(
+        "SELECT t.id AS token_id, t.name AS token_name, t.scope, t.created_at AS token_created_at, {} \
+         FROM tokens t JOIN users u ON u.id = t.user_id WHERE u.disabled = 0",
+        user_columns("u", "u_")
+    )
+}
+
+/// A membership with its organization (`o_`) and user (`u_`).
+fn membership_select() -> String {
+    format!(
+        "SELECT m.role, {}, {} FROM org_members m JOIN users o ON o.id = m.org_id JOIN users u ON u.id = m.user_id",
+        user_columns("o", "o_"),
+        user_columns("u", "u_")
+    )
+}
+
+fn membership_from(row: &AnyRow) -> Result<Membership> {
+    let role: String = row.try_get("role")?;
+    Ok(Membership {
+        org: user_at(row, "o_")?,
+        user: user_at(row, "u_")?,
+        role: OrgRole::parse(&role).ok_or_else(|| corrupt(format!("role {role}")))?,
+    })
+}
+
+/// An access request with its user (`a` is `access_requests`).
+fn access_request_select() -> String {
+    format!(
+        "SELECT a.id, a.repo_id, a.status, a.fields, a.updated_at, {} FROM access_requests a JOIN users u ON u.id = a.user_id",
+        user_columns("u", "u_")
+    )
+}
+
+fn access_request_from(row: &AnyRow) -> Result<AccessRequest> {
+    let status: String = row.try_get("status")?;
+    Ok(AccessRequest {
+        id: row.try_get("id")?,
+        repo_id: row.try_get("repo_id")?,
+        user: user_at(row, "u_")?,
+        status: AccessStatus::parse(&status).ok_or_else(|| corrupt(format!("access status {status}")))?,
+        fields: row.try_get("fields")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
 
 /// A lock with its owner's name (`l` is `lfs_locks`, `u` is `users`).
 const LOCK_SELECT: &str = "SELECT l.id, l.repo_id, l.path, l.owner_id, u.name AS owner_name, l.created_at \
@@ -209,6 +285,60 @@ fn lock_from(row: &AnyRow) -> Result<LfsLock> {
 }
 
 impl SqlStore {
+    /// A token row of [`token_select`] with its user, and the grants of a fine-grained token.
+    async fn token_with_user(&self, row: Option<AnyRow>) -> Result<Option<(User, Token)>> {
+        let Some(row) = row else { return Ok(None) };
+        let user = user_at(&row, "u_")?;
+        let scope: String = row.try_get("scope")?;
+        let scope = TokenScope::parse(&scope).ok_or_else(|| corrupt(format!("token scope {scope}")))?;
+        let id: i64 = row.try_get("token_id")?;
+        let grants = if scope == TokenScope::FineGrained { self.token_grants(id).await? } else { Vec::new() };
+        let token = Token {
+            id,
+            user_id: user.id,
+            name: row.try_get("token_name")?,
+            scope,
+            grants,
+            created_at: row.try_get("token_created_at")?,
+        };
+        Ok(Some((user, token)))
+    }
+
+    /// A fine-grained token's grants, with the names of what they reach.
+    async fn token_grants(&self, token_id: i64) -> Result<Vec<TokenGrant>> {
+        let rows = sqlx::query(
+            "SELECT s.access, r.id AS repo_id, r.repo_type, r.namespace AS repo_namespace, r.name AS repo_name,                     a.id AS account_id, a.name AS account_name, a.kind AS account_kind              FROM token_scopes s LEFT JOIN repos r ON r.id = s.repo_id LEFT JOIN users a ON a.id = s.namespace_id              WHERE s.token_id = $1",
+        )
+        .bind(token_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut grants = Vec::with_capacity(rows.len());
+        for row in rows {
+            let write = row.try_get::<String, _>("access")? == "write";
+            let target = if let Some(id) = row.try_get::<Option<i64>, _>("repo_id")? {
+                let repo_type: String = row.try_get("repo_type")?;
+                let namespace: String = row.try_get("repo_namespace")?;
+                let name: String = row.try_get("repo_name")?;
+                GrantTarget::Repo {
+                    id,
+                    repo_type: RepoType::parse(&repo_type).ok_or_else(|| corrupt(format!("repo type {repo_type}")))?,
+                    full_name: format!("{namespace}/{name}"),
+                }
+            } else if let Some(id) = row.try_get::<Option<i64>, _>("account_id")? {
+                let kind: String = row.try_get("account_kind")?;
+                GrantTarget::Namespace {
+                    id,
+                    name: row.try_get("account_name")?,
+                    kind: AccountKind::parse(&kind).ok_or_else(|| corrupt(format!("account kind {kind}")))?,
+                }
+            } else {
+                continue; // what it named is gone
+            };
+            grants.push(TokenGrant { target, write });
+        }
+        Ok(grants)
+    }
+
     /// The lock on `path` of a repo.
     async fn lfs_lock_on(&self, repo_id: i64, path: &str) -> Result<Option<LfsLock>> {
         let row = sqlx::query(&format!("{LOCK_SELECT} WHERE l.repo_id = $1 AND l.path = $2"))
@@ -238,37 +368,169 @@ impl MetadataStore for SqlStore {
     }
 
     async fn create_user(&self, name: &str, is_admin: bool) -> Result<User> {
-        let row = sqlx::query(
-            "INSERT INTO users (name, is_admin, created_at) VALUES ($1, $2, $3) \
-             RETURNING id, name, is_admin, created_at",
+        let id = sqlx::query(
+            "INSERT INTO users (name, kind, is_admin, created_at) VALUES ($1, 'user', $2, $3) RETURNING id",
         )
         .bind(name)
         .bind(i64::from(is_admin))
         .bind(now_ms())
         .fetch_one(&self.pool)
         .await
-        .map_err(|error| {
-            if is_unique_violation(&error) { DbError::Conflict { what: format!("user {name}") } } else { error.into() }
-        })?;
-        user_from(&row)
+        .map_err(conflict_as(|| format!("account {name}")))?
+        .try_get("id")?;
+        self.user_by_id(id).await?.ok_or_else(|| corrupt("new user vanished"))
+    }
+
+    async fn create_org(&self, name: &str, owner_id: i64) -> Result<User> {
+        let now = now_ms();
+        let mut transaction = self.pool.begin().await?;
+        let id: i64 =
+            sqlx::query("INSERT INTO users (name, kind, is_admin, created_at) VALUES ($1, 'org', 0, $2) RETURNING id")
+                .bind(name)
+                .bind(now)
+                .fetch_one(&mut *transaction)
+                .await
+                .map_err(conflict_as(|| format!("account {name}")))?
+                .try_get("id")?;
+        sqlx::query("INSERT INTO org_members (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(id)
+            .bind(owner_id)
+            .bind(OrgRole::Admin.as_str())
+            .bind(now)
+            .execute(&mut *transaction)
+            .await?;
+        transaction.commit().await?;
+        self.user_by_id(id).await?.ok_or_else(|| corrupt("new organization vanished"))
     }
 
     async fn user_by_name(&self, name: &str) -> Result<Option<User>> {
-        let row = sqlx::query("SELECT id, name, is_admin, created_at FROM users WHERE name = $1")
+        let row = sqlx::query(&format!("{} WHERE lower(u.name) = lower($1)", user_select()))
             .bind(name)
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(user_from).transpose()
+        row.map(|row| user_at(&row, "u_")).transpose()
+    }
+
+    async fn user_by_id(&self, id: i64) -> Result<Option<User>> {
+        let row =
+            sqlx::query(&format!("{} WHERE u.id = $1", user_select())).bind(id).fetch_optional(&self.pool).await?;
+        row.map(|row| user_at(&row, "u_")).transpose()
+    }
+
+    async fn list_accounts(&self, kind: AccountKind) -> Result<Vec<User>> {
+        let rows = sqlx::query(&format!("{} WHERE u.kind = $1 ORDER BY lower(u.name)", user_select()))
+            .bind(kind.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|row| user_at(row, "u_")).collect()
     }
 
     async fn user_count(&self) -> Result<i64> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM users").fetch_one(&self.pool).await?;
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM users WHERE kind = 'user'").fetch_one(&self.pool).await?;
         Ok(row.try_get("n")?)
     }
 
-    async fn create_token(&self, user_id: i64, name: &str, token_hash: &[u8], scope: TokenScope) -> Result<Token> {
+    async fn set_user_disabled(&self, user_id: i64, disabled: bool) -> Result<()> {
+        sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2 AND kind = 'user'")
+            .bind(i64::from(disabled))
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_account(&self, id: i64) -> Result<()> {
+        let mut transaction = self.pool.begin().await?;
+        let owned: i64 = sqlx::query("SELECT COUNT(*) AS n FROM repos WHERE owner_id = $1")
+            .bind(id)
+            .fetch_one(&mut *transaction)
+            .await?
+            .try_get("n")?;
+        if owned > 0 {
+            return Err(DbError::Conflict { what: format!("{owned} repos of this namespace") });
+        }
+        // Repos a user created in an organization stay the organization's.
+        sqlx::query("UPDATE repos SET creator_id = owner_id WHERE creator_id = $1")
+            .bind(id)
+            .execute(&mut *transaction)
+            .await?;
+        for statement in [
+            "DELETE FROM lfs_locks WHERE owner_id = $1",
+            "DELETE FROM token_scopes WHERE namespace_id = $1 OR token_id IN (SELECT id FROM tokens WHERE user_id = $1)",
+            "DELETE FROM tokens WHERE user_id = $1",
+            "DELETE FROM org_members WHERE user_id = $1 OR org_id = $1",
+            "DELETE FROM access_requests WHERE user_id = $1",
+            "DELETE FROM users WHERE id = $1",
+        ] {
+            sqlx::query(statement).bind(id).execute(&mut *transaction).await?;
+        }
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    async fn set_member(&self, org_id: i64, user_id: i64, role: OrgRole) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO org_members (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role",
+        )
+        .bind(org_id)
+        .bind(user_id)
+        .bind(role.as_str())
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn remove_member(&self, org_id: i64, user_id: i64) -> Result<bool> {
+        let result = sqlx::query("DELETE FROM org_members WHERE org_id = $1 AND user_id = $2")
+            .bind(org_id)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn org_members(&self, org_id: i64) -> Result<Vec<Membership>> {
+        let rows = sqlx::query(&format!("{} WHERE m.org_id = $1 ORDER BY lower(u.name)", membership_select()))
+            .bind(org_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(membership_from).collect()
+    }
+
+    async fn user_orgs(&self, user_id: i64) -> Result<Vec<Membership>> {
+        let rows = sqlx::query(&format!("{} WHERE m.user_id = $1 ORDER BY lower(o.name)", membership_select()))
+            .bind(user_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(membership_from).collect()
+    }
+
+    async fn member_role(&self, org_id: i64, user_id: i64) -> Result<Option<OrgRole>> {
+        let row = sqlx::query("SELECT role FROM org_members WHERE org_id = $1 AND user_id = $2")
+            .bind(org_id)
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            let role: String = row.try_get("role")?;
+            OrgRole::parse(&role).ok_or_else(|| corrupt(format!("role {role}")))
+        })
+        .transpose()
+    }
+
+    async fn create_token(
+        &self,
+        user_id: i64,
+        name: &str,
+        token_hash: &[u8],
+        scope: TokenScope,
+        grants: &[TokenGrant],
+    ) -> Result<Token> {
         let created_at = now_ms();
-        let row = sqlx::query(
+        let mut transaction = self.pool.begin().await?;
+        let id: i64 = sqlx::query(
             "INSERT INTO tokens (user_id, name, token_hash, scope, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
         .bind(user_id)
@@ -276,62 +538,92 @@ impl MetadataStore for SqlStore {
         .bind(token_hash.to_vec())
         .bind(scope.as_str())
         .bind(created_at)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *transaction)
         .await
-        .map_err(|error| {
-            if is_unique_violation(&error) { DbError::Conflict { what: "token".into() } } else { error.into() }
-        })?;
-        Ok(Token { id: row.try_get("id")?, user_id, name: name.to_owned(), scope, created_at })
+        .map_err(conflict_as(|| "token".into()))?
+        .try_get("id")?;
+        for grant in grants {
+            let (repo_id, namespace_id) = match &grant.target {
+                GrantTarget::Repo { id, .. } => (Some(*id), None),
+                GrantTarget::Namespace { id, .. } => (None, Some(*id)),
+            };
+            sqlx::query("INSERT INTO token_scopes (token_id, repo_id, namespace_id, access) VALUES ($1, $2, $3, $4)")
+                .bind(id)
+                .bind(repo_id)
+                .bind(namespace_id)
+                .bind(if grant.write { "write" } else { "read" })
+                .execute(&mut *transaction)
+                .await?;
+        }
+        transaction.commit().await?;
+        Ok(Token { id, user_id, name: name.to_owned(), scope, grants: grants.to_vec(), created_at })
     }
 
     async fn token_by_hash(&self, token_hash: &[u8]) -> Result<Option<(User, Token)>> {
-        let row = sqlx::query(
-            "SELECT t.id AS token_id, t.name AS token_name, t.scope, t.created_at AS token_created_at, \
-                    u.id, u.name, u.is_admin, u.created_at \
-             FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1",
-        )
-        .bind(token_hash.to_vec())
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let user = user_from(&row)?;
-        let scope: String = row.try_get("scope")?;
-        let token = Token {
-            id: row.try_get("token_id")?,
-            user_id: user.id,
-            name: row.try_get("token_name")?,
-            scope: TokenScope::parse(&scope).ok_or_else(|| corrupt(format!("token scope {scope}")))?,
-            created_at: row.try_get("token_created_at")?,
-        };
-        Ok(Some((user, token)))
+        let row = sqlx::query(&format!("{} AND t.token_hash = $1", token_select()))
+            .bind(token_hash.to_vec())
+            .fetch_optional(&self.pool)
+            .await?;
+        self.token_with_user(row).await
+    }
+
+    async fn token_by_id(&self, id: i64) -> Result<Option<(User, Token)>> {
+        let row = sqlx::query(&format!("{} AND t.id = $1", token_select())).bind(id).fetch_optional(&self.pool).await?;
+        self.token_with_user(row).await
+    }
+
+    async fn tokens(&self, user_id: i64) -> Result<Vec<Token>> {
+        let rows = sqlx::query(&format!("{} AND t.user_id = $1 ORDER BY t.id", token_select()))
+            .bind(user_id)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut tokens = Vec::with_capacity(rows.len());
+        for row in rows {
+            if let Some((_, token)) = self.token_with_user(Some(row)).await? {
+                tokens.push(token);
+            }
+        }
+        Ok(tokens)
+    }
+
+    async fn delete_token(&self, id: i64) -> Result<bool> {
+        let mut transaction = self.pool.begin().await?;
+        sqlx::query("DELETE FROM token_scopes WHERE token_id = $1").bind(id).execute(&mut *transaction).await?;
+        let result = sqlx::query("DELETE FROM tokens WHERE id = $1").bind(id).execute(&mut *transaction).await?;
+        transaction.commit().await?;
+        Ok(result.rows_affected() == 1)
     }
 
     async fn create_repo(&self, repo: &NewRepo) -> Result<Repo> {
+        let mut transaction = self.pool.begin().await?;
         let row = sqlx::query(&format!(
-            "INSERT INTO repos (repo_type, namespace, name, private, owner_id, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING {REPO_COLUMNS}"
+            "INSERT INTO repos (repo_type, namespace, name, private, owner_id, creator_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {REPO_COLUMNS}"
         ))
         .bind(repo.repo_type.as_str())
         .bind(&repo.namespace)
         .bind(&repo.name)
         .bind(i64::from(repo.private))
         .bind(repo.owner_id)
+        .bind(repo.creator_id)
         .bind(repo.created_at)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *transaction)
         .await
-        .map_err(|error| {
-            if is_unique_violation(&error) {
-                DbError::Conflict { what: format!("{} {}/{}", repo.repo_type.as_str(), repo.namespace, repo.name) }
-            } else {
-                error.into()
-            }
-        })?;
+        .map_err(conflict_as(|| format!("{} {}/{}", repo.repo_type.as_str(), repo.namespace, repo.name)))?;
+        sqlx::query("DELETE FROM repo_redirects WHERE repo_type = $1 AND namespace = lower($2) AND name = lower($3)")
+            .bind(repo.repo_type.as_str())
+            .bind(&repo.namespace)
+            .bind(&repo.name)
+            .execute(&mut *transaction)
+            .await?;
+        transaction.commit().await?;
         repo_from(&row)
     }
 
     async fn repo(&self, repo_type: RepoType, namespace: &str, name: &str) -> Result<Option<Repo>> {
         let row = sqlx::query(&format!(
-            "SELECT {REPO_COLUMNS} FROM repos WHERE repo_type = $1 AND namespace = $2 AND name = $3"
+            "SELECT {REPO_COLUMNS} FROM repos \
+             WHERE repo_type = $1 AND lower(namespace) = lower($2) AND lower(name) = lower($3)"
         ))
         .bind(repo_type.as_str())
         .bind(namespace)
@@ -341,9 +633,73 @@ impl MetadataStore for SqlStore {
         row.as_ref().map(repo_from).transpose()
     }
 
+    async fn repo_by_id(&self, id: i64) -> Result<Option<Repo>> {
+        let row = sqlx::query(&format!("SELECT {REPO_COLUMNS} FROM repos WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(repo_from).transpose()
+    }
+
+    async fn redirected_repo(&self, repo_type: RepoType, namespace: &str, name: &str) -> Result<Option<Repo>> {
+        let row = sqlx::query(
+            "SELECT repo_id FROM repo_redirects WHERE repo_type = $1 AND namespace = lower($2) AND name = lower($3)",
+        )
+        .bind(repo_type.as_str())
+        .bind(namespace)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => self.repo_by_id(row.try_get("repo_id")?).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn move_repo(&self, repo_id: i64, namespace: &str, name: &str, owner_id: i64) -> Result<Repo> {
+        let mut transaction = self.pool.begin().await?;
+        let old = sqlx::query(&format!("SELECT {REPO_COLUMNS} FROM repos WHERE id = $1"))
+            .bind(repo_id)
+            .fetch_optional(&mut *transaction)
+            .await?;
+        let old = repo_from(&old.ok_or_else(|| corrupt(format!("repo {repo_id} vanished")))?)?;
+        let row = sqlx::query(&format!(
+            "UPDATE repos SET namespace = $1, name = $2, owner_id = $3 WHERE id = $4 RETURNING {REPO_COLUMNS}"
+        ))
+        .bind(namespace)
+        .bind(name)
+        .bind(owner_id)
+        .bind(repo_id)
+        .fetch_one(&mut *transaction)
+        .await
+        .map_err(conflict_as(|| format!("{} {namespace}/{name}", old.repo_type.as_str())))?;
+        sqlx::query("DELETE FROM repo_redirects WHERE repo_type = $1 AND namespace = lower($2) AND name = lower($3)")
+            .bind(old.repo_type.as_str())
+            .bind(namespace)
+            .bind(name)
+            .execute(&mut *transaction)
+            .await?;
+        if !old.full_name().eq_ignore_ascii_case(&format!("{namespace}/{name}")) {
+            sqlx::query(
+                "INSERT INTO repo_redirects (repo_type, namespace, name, repo_id, created_at) \
+                 VALUES ($1, lower($2), lower($3), $4, $5) \
+                 ON CONFLICT (repo_type, namespace, name) DO UPDATE SET repo_id = excluded.repo_id, created_at = excluded.created_at",
+            )
+            .bind(old.repo_type.as_str())
+            .bind(&old.namespace)
+            .bind(&old.name)
+            .bind(repo_id)
+            .bind(now_ms())
+            .execute(&mut *transaction)
+            .await?;
+        }
+        transaction.commit().await?;
+        repo_from(&row)
+    }
+
     async fn delete_repo(&self, repo_id: i64) -> Result<()> {
         let mut transaction = self.pool.begin().await?;
-        for table in ["refs", "repo_xet_files", "lfs_locks"] {
+        for table in ["refs", "repo_xet_files", "lfs_locks", "token_scopes", "access_requests", "repo_redirects"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE repo_id = $1"))
                 .bind(repo_id)
                 .execute(&mut *transaction)
@@ -363,6 +719,15 @@ impl MetadataStore for SqlStore {
         Ok(())
     }
 
+    async fn set_repo_gating(&self, repo_id: i64, gating: Gating) -> Result<()> {
+        sqlx::query("UPDATE repos SET gated = $1 WHERE id = $2")
+            .bind(gating.as_setting())
+            .bind(repo_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn touch_repo(&self, repo_id: i64, time_ms: i64) -> Result<()> {
         sqlx::query("UPDATE repos SET updated_at = $1 WHERE id = $2")
             .bind(time_ms)
@@ -373,12 +738,75 @@ impl MetadataStore for SqlStore {
     }
 
     async fn list_repos(&self, repo_type: RepoType) -> Result<Vec<Repo>> {
-        let rows =
-            sqlx::query(&format!("SELECT {REPO_COLUMNS} FROM repos WHERE repo_type = $1 ORDER BY namespace, name"))
-                .bind(repo_type.as_str())
-                .fetch_all(&self.pool)
-                .await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {REPO_COLUMNS} FROM repos WHERE repo_type = $1 ORDER BY lower(namespace), lower(name)"
+        ))
+        .bind(repo_type.as_str())
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(repo_from).collect()
+    }
+
+    async fn namespace_repos(&self, owner_id: i64) -> Result<Vec<Repo>> {
+        let rows = sqlx::query(&format!("SELECT {REPO_COLUMNS} FROM repos WHERE owner_id = $1 ORDER BY lower(name)"))
+            .bind(owner_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(repo_from).collect()
+    }
+
+    async fn put_access_request(
+        &self,
+        repo_id: i64,
+        user_id: i64,
+        status: AccessStatus,
+        fields: Option<&str>,
+    ) -> Result<AccessRequest> {
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO access_requests (repo_id, user_id, status, fields, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $5) \
+             ON CONFLICT (repo_id, user_id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at, \
+             fields = COALESCE(excluded.fields, access_requests.fields)",
+        )
+        .bind(repo_id)
+        .bind(user_id)
+        .bind(status.as_str())
+        .bind(fields)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        self.access_request(repo_id, user_id).await?.ok_or_else(|| corrupt("new access request vanished"))
+    }
+
+    async fn access_request(&self, repo_id: i64, user_id: i64) -> Result<Option<AccessRequest>> {
+        let row = sqlx::query(&format!("{} WHERE a.repo_id = $1 AND a.user_id = $2", access_request_select()))
+            .bind(repo_id)
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(access_request_from).transpose()
+    }
+
+    async fn access_request_by_id(&self, repo_id: i64, id: i64) -> Result<Option<AccessRequest>> {
+        let row = sqlx::query(&format!("{} WHERE a.repo_id = $1 AND a.id = $2", access_request_select()))
+            .bind(repo_id)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(access_request_from).transpose()
+    }
+
+    async fn access_requests(&self, repo_id: i64, status: AccessStatus) -> Result<Vec<AccessRequest>> {
+        let rows = sqlx::query(&format!(
+            "{} WHERE a.repo_id = $1 AND a.status = $2 ORDER BY a.updated_at, a.id",
+            access_request_select()
+        ))
+        .bind(repo_id)
+        .bind(status.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(access_request_from).collect()
     }
 
     async fn put_objects(&self, objects: &[GitObject]) -> Result<()> {
@@ -620,7 +1048,7 @@ impl MetadataStore for SqlStore {
             Ok::<i64, DbError>(row.try_get::<Option<i64>, _>("n")?.unwrap_or(0))
         };
         Ok(Stats {
-            users: count("SELECT COUNT(*) AS n FROM users").await?,
+            users: count("SELECT COUNT(*) AS n FROM users WHERE kind = 'user'").await?,
             repos: count("SELECT COUNT(*) AS n FROM repos").await?,
             xorbs: count("SELECT COUNT(*) AS n FROM xorbs").await?,
             xorb_bytes: count("SELECT CAST(SUM(serialized_len) AS BIGINT) AS n FROM xorbs").await?,

@@ -2,7 +2,8 @@
 //! or on the database named by `TESSERA_TEST_DATABASE_URL` (which must be empty).
 
 use tessera_db::{
-    GitObject, LfsLockQuery, LockAttempt, MetadataStore, NewRepo, RefUpdate, RepoType, SqlStore, TokenScope, XetFile,
+    AccessStatus, AccountKind, Gating, GitObject, GrantTarget, LfsLockQuery, LockAttempt, MetadataStore, NewRepo,
+    OrgRole, RefUpdate, RepoType, SqlStore, TokenGrant, TokenScope, XetFile,
 };
 use tessera_formats::MerkleHash;
 use tessera_formats::git::ObjectKind;
@@ -26,7 +27,7 @@ async fn metadata_story() {
     let alice = db.create_user("alice", true).await.unwrap();
     assert!(db.create_user("alice", false).await.is_err());
     assert_eq!(db.user_by_name("alice").await.unwrap().unwrap(), alice);
-    let token = db.create_token(alice.id, "cli", b"hash-of-secret", TokenScope::Write).await.unwrap();
+    let token = db.create_token(alice.id, "cli", b"hash-of-secret", TokenScope::Write, &[]).await.unwrap();
     let (user, found) = db.token_by_hash(b"hash-of-secret").await.unwrap().unwrap();
     assert_eq!((user.id, found.id, found.scope), (alice.id, token.id, TokenScope::Write));
     assert!(db.token_by_hash(b"other").await.unwrap().is_none());
@@ -44,6 +45,7 @@ async fn metadata_story() {
         name: "demo".into(),
         private: false,
         owner_id: alice.id,
+        creator_id: alice.id,
         created_at: 1,
     };
     let repo = db.create_repo(&new).await.unwrap();
@@ -165,6 +167,108 @@ async fn metadata_story() {
     assert!(db.delete_lfs_lock(repo.id, first.id).await.unwrap());
     assert!(!db.delete_lfs_lock(repo.id, first.id).await.unwrap());
     assert!(matches!(db.create_lfs_lock(repo.id, "a.bin", bob.id, 10).await.unwrap(), LockAttempt::Created(_)));
+
+    // Teams: one case-insensitive name space for users and organizations.
+    assert!(matches!(db.create_user("ALICE", false).await, Err(tessera_db::DbError::Conflict { .. })));
+    let acme = db.create_org("acme", alice.id).await.unwrap();
+    assert!(acme.is_org());
+    assert!(matches!(db.create_org("Acme", bob.id).await, Err(tessera_db::DbError::Conflict { .. })));
+    assert!(matches!(db.create_user("acme", false).await, Err(tessera_db::DbError::Conflict { .. })));
+    assert_eq!(db.user_by_name("ACME").await.unwrap().unwrap().id, acme.id);
+    assert_eq!(db.list_accounts(AccountKind::Org).await.unwrap(), vec![acme.clone()]);
+    assert_eq!(db.member_role(acme.id, alice.id).await.unwrap(), Some(OrgRole::Admin));
+    db.set_member(acme.id, bob.id, OrgRole::Read).await.unwrap();
+    db.set_member(acme.id, bob.id, OrgRole::Contributor).await.unwrap();
+    let members = db.org_members(acme.id).await.unwrap();
+    let roles: Vec<_> = members.iter().map(|m| (m.user.name.as_str(), m.role)).collect();
+    assert_eq!(roles, vec![("alice", OrgRole::Admin), ("bob", OrgRole::Contributor)]);
+    assert_eq!(db.user_orgs(bob.id).await.unwrap()[0].org.name, "acme");
+    assert!(db.remove_member(acme.id, bob.id).await.unwrap());
+    assert!(!db.remove_member(acme.id, bob.id).await.unwrap());
+    assert_eq!(db.member_role(acme.id, bob.id).await.unwrap(), None);
+
+    // Org repos: case-insensitive ids, gating, access requests, moves with redirects.
+    let org_repo = db
+        .create_repo(&NewRepo {
+            namespace: "acme".into(),
+            name: "Model".into(),
+            owner_id: acme.id,
+            creator_id: bob.id,
+            ..new.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!((org_repo.creator_id, org_repo.gating), (bob.id, Gating::Open));
+    assert_eq!(db.repo(RepoType::Model, "ACME", "model").await.unwrap().unwrap().id, org_repo.id);
+    let same_folded = NewRepo { namespace: "acme".into(), name: "MODEL".into(), owner_id: acme.id, ..new.clone() };
+    assert!(matches!(db.create_repo(&same_folded).await, Err(tessera_db::DbError::Conflict { .. })));
+    assert_eq!(db.namespace_repos(acme.id).await.unwrap(), vec![org_repo.clone()]);
+    db.set_repo_gating(org_repo.id, Gating::Manual).await.unwrap();
+    assert_eq!(db.repo_by_id(org_repo.id).await.unwrap().unwrap().gating, Gating::Manual);
+    let asked = db.put_access_request(org_repo.id, bob.id, AccessStatus::Pending, Some("{\"why\":\"x\"}")).await.unwrap();
+    assert_eq!((asked.user.id, asked.status), (bob.id, AccessStatus::Pending));
+    let accepted = db.put_access_request(org_repo.id, bob.id, AccessStatus::Accepted, None).await.unwrap();
+    assert_eq!((accepted.id, accepted.fields.as_deref()), (asked.id, Some("{\"why\":\"x\"}")), "fields kept");
+    assert_eq!(db.access_requests(org_repo.id, AccessStatus::Accepted).await.unwrap(), vec![accepted.clone()]);
+    assert!(db.access_requests(org_repo.id, AccessStatus::Pending).await.unwrap().is_empty());
+    assert_eq!(db.access_request_by_id(org_repo.id, asked.id).await.unwrap(), Some(accepted));
+    let moved = db.move_repo(org_repo.id, "bob", "renamed", bob.id).await.unwrap();
+    assert_eq!((moved.full_name(), moved.owner_id), ("bob/renamed".to_owned(), bob.id));
+    assert!(db.repo(RepoType::Model, "acme", "model").await.unwrap().is_none());
+    assert_eq!(db.redirected_repo(RepoType::Model, "ACME", "MODEL").await.unwrap().unwrap().id, org_repo.id);
+    let taken = db.move_repo(org_repo.id, "alice", "demo", alice.id).await;
+    assert!(matches!(taken, Err(tessera_db::DbError::Conflict { .. })), "alice/demo is taken");
+    let successor = db
+        .create_repo(&NewRepo { namespace: "acme".into(), name: "model".into(), owner_id: acme.id, ..new.clone() })
+        .await
+        .unwrap();
+    assert_eq!(db.redirected_repo(RepoType::Model, "acme", "model").await.unwrap(), None, "a new repo takes the name");
+    db.delete_repo(successor.id).await.unwrap();
+
+    // Tokens: fine-grained grants, listing, revoking, disabled users.
+    let grants = [
+        TokenGrant {
+            target: GrantTarget::Repo { id: moved.id, repo_type: RepoType::Model, full_name: String::new() },
+            write: true,
+        },
+        TokenGrant {
+            target: GrantTarget::Namespace { id: acme.id, name: String::new(), kind: AccountKind::Org },
+            write: false,
+        },
+    ];
+    let fine = db.create_token(bob.id, "ci", b"fine-grained", TokenScope::FineGrained, &grants).await.unwrap();
+    let (_, found) = db.token_by_hash(b"fine-grained").await.unwrap().unwrap();
+    assert_eq!(found.scope, TokenScope::FineGrained);
+    assert_eq!(
+        found.grants,
+        vec![
+            TokenGrant {
+                target: GrantTarget::Repo { id: moved.id, repo_type: RepoType::Model, full_name: "bob/renamed".into() },
+                write: true,
+            },
+            TokenGrant {
+                target: GrantTarget::Namespace { id: acme.id, name: "acme".into(), kind: AccountKind::Org },
+                write: false,
+            },
+        ]
+    );
+    assert_eq!(db.token_by_id(fine.id).await.unwrap().unwrap().1, found);
+    assert_eq!(db.tokens(bob.id).await.unwrap(), vec![found]);
+    db.set_user_disabled(bob.id, true).await.unwrap();
+    assert!(db.user_by_name("bob").await.unwrap().unwrap().disabled);
+    assert!(db.token_by_hash(b"fine-grained").await.unwrap().is_none(), "a disabled user's tokens stop working");
+    assert!(db.token_by_id(fine.id).await.unwrap().is_none());
+    db.set_user_disabled(bob.id, false).await.unwrap();
+    assert!(db.token_by_hash(b"fine-grained").await.unwrap().is_some());
+    assert!(db.delete_token(fine.id).await.unwrap());
+    assert!(db.token_by_hash(b"fine-grained").await.unwrap().is_none());
+    assert!(!db.delete_token(fine.id).await.unwrap());
+
+    // Accounts that still own repos cannot be deleted; others can.
+    assert!(matches!(db.delete_account(bob.id).await, Err(tessera_db::DbError::Conflict { .. })));
+    db.delete_repo(moved.id).await.unwrap();
+    db.delete_account(acme.id).await.unwrap();
+    assert!(db.user_by_name("acme").await.unwrap().is_none());
 
     // Deleting a repo drops its refs, file links and locks, not shared content.
     db.delete_repo(repo.id).await.unwrap();

@@ -3,7 +3,7 @@
 //! tokens) challenged with 401, so git runs its credential helpers.
 //! Signed-in callers who may not see a repo get 404; readers who push, 403.
 
-use tessera_api::access::repo_for_git_client;
+use tessera_api::access::{RepoAction, repo_for_git_client};
 use tessera_api::auth::Caller;
 use tessera_api::repo_url::RepoUrl;
 use tessera_api::{ApiError, AppState};
@@ -29,5 +29,9 @@ pub async fn authorize(
 ) -> Result<Repo, GitError> {
     // A token we do not know is answered like no token: git asks again.
     let caller = caller.map_err(|_| GitError::Challenge)?;
-    Ok(repo_for_git_client(state, &caller, url, need == Need::Write).await?)
+    let action = match need {
+        Need::Read => RepoAction::Download,
+        Need::Write => RepoAction::Write,
+    };
+    Ok(repo_for_git_client(state, &caller, url, action).await?)
 }

@@ -12,6 +12,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tessera_api::access::RepoAction;
 use tessera_api::auth::Caller;
 use tessera_api::policy;
 use tessera_api::time::{iso8601, now_ms, now_secs};
@@ -183,7 +184,7 @@ pub async fn create_commit(
     Query(query): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let repo = route.writable(&state, &caller).await?;
+    let repo = route.authorized(&state, &caller, RepoAction::Write).await?;
     let principal = caller.require_write()?;
     let db = state.db.as_ref();
     let request = parse_commit(db, &repo, &body).await?;
@@ -329,7 +330,7 @@ pub async fn preupload(
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
     let request: PreuploadRequest = parse_json(&body)?;
-    let repo = route.writable(&state, &caller).await?;
+    let repo = route.authorized(&state, &caller, RepoAction::Write).await?;
     let db = state.db.as_ref();
     let resolved = resolve_revision(db, repo.id, upload_revision(&route)).await?;
     let attributes = match lookup(db, resolved.commit.tree, GITATTRIBUTES).await? {
@@ -368,7 +369,7 @@ pub async fn list_commits(
     Query(query): Query<HashMap<String, String>>,
     uri: Uri,
 ) -> ApiResult<Response> {
-    let repo = route.readable(&state, &caller).await?;
+    let repo = route.authorized(&state, &caller, RepoAction::See).await?;
     let db = state.db.as_ref();
     let resolved = resolve_revision(db, repo.id, route.revision()).await?;
     let (skip, _) = page_bounds(&query, usize::MAX, COMMITS_PAGE);

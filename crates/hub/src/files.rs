@@ -11,6 +11,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
+use tessera_api::access::RepoAction;
 use tessera_api::auth::Caller;
 use tessera_api::{ApiError, ApiResult, AppState, range};
 use tessera_db::XetFile;
@@ -51,7 +52,7 @@ pub async fn tree(
     Query(query): Query<HashMap<String, String>>,
     uri: Uri,
 ) -> ApiResult<Response> {
-    let repo = route.readable(&state, &caller).await?;
+    let repo = route.authorized(&state, &caller, RepoAction::See).await?;
     let db = state.db.as_ref();
     let resolved = repo_model::resolve_revision(db, repo.id, route.param("rev")).await?;
     let path = route.param("path").trim_matches('/');
@@ -80,7 +81,7 @@ pub async fn paths_info(
     route: RepoPath,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let repo = route.readable(&state, &caller).await?;
+    let repo = route.authorized(&state, &caller, RepoAction::See).await?;
     let db = state.db.as_ref();
     let resolved = repo_model::resolve_revision(db, repo.id, route.param("rev")).await?;
     let mut describer = Describer::new(db, repo.id);
@@ -152,7 +153,7 @@ pub async fn resolve(
     method: Method,
     request_headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let repo = route.readable(&state, &caller).await?;
+    let repo = route.authorized(&state, &caller, RepoAction::Download).await?;
     let db = state.db.as_ref();
     let resolved = repo_model::resolve_revision(db, repo.id, route.param("rev")).await?;
     let commit = resolved.id.hex();

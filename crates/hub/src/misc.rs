@@ -4,8 +4,9 @@
 use axum::Json;
 use axum::extract::State;
 use serde_json::{Value, json};
+use tessera_api::access::require_site_admin;
 use tessera_api::auth::Caller;
-use tessera_api::{ApiError, ApiResult, AppState};
+use tessera_api::{ApiResult, AppState};
 
 /// `GET /health`: `ok` while the process serves.
 pub async fn health() -> &'static str {
@@ -29,9 +30,7 @@ pub async fn telemetry() -> &'static str {
 
 /// `GET /api/admin/stats`: store totals, for admins only.
 pub async fn stats(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
-    if !caller.require()?.user.is_admin {
-        return Err(ApiError::Forbidden("Admin access required".into()));
-    }
+    require_site_admin(&caller)?;
     let stats = state.db.stats().await?;
     Ok(Json(json!({
         "users": stats.users,

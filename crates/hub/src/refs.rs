@@ -7,6 +7,7 @@ use axum::body::Bytes;
 use axum::extract::{Query, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tessera_api::access::RepoAction;
 use tessera_api::auth::Caller;
 use tessera_api::time::{now_ms, now_secs};
 use tessera_api::{ApiError, ApiResult, AppState};
@@ -37,7 +38,7 @@ pub async fn list_refs(
     route: RepoPath,
     Query(query): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
-    let repo = route.readable(&state, &caller).await?;
+    let repo = route.authorized(&state, &caller, RepoAction::See).await?;
     let db = state.db.as_ref();
     let (mut branches, mut tags, mut converts, mut pulls) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (name, _) in db.refs(repo.id).await? {
@@ -81,7 +82,7 @@ pub async fn create_branch(
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
     let request: CreateBranch = parse_json(&body)?;
-    let repo = route.writable(&state, &caller).await?;
+    let repo = route.authorized(&state, &caller, RepoAction::Write).await?;
     let branch = route.param("branch");
     check_name("branch", branch)?;
     let db = state.db.as_ref();
@@ -98,7 +99,7 @@ pub async fn create_branch(
 
 /// `DELETE /api/{type}s/{ns}/{name}/branch/{branch}`: never `main`; 404 `RevisionNotFound` if missing.
 pub async fn delete_branch(State(state): State<AppState>, caller: Caller, route: RepoPath) -> ApiResult<Json<Value>> {
-    let repo = route.writable(&state, &caller).await?;
+    let repo = route.authorized(&state, &caller, RepoAction::Write).await?;
     let branch = route.param("branch");
     let name = repo_model::branch_ref_name(branch);
     if name == format!("refs/heads/{MAIN_BRANCH}") {
@@ -132,7 +133,7 @@ pub async fn create_tag(
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
     let request: CreateTag = parse_json(&body)?;
-    let repo = route.writable(&state, &caller).await?;
+    let repo = route.authorized(&state, &caller, RepoAction::Write).await?;
     let principal = caller.require_write()?;
     check_name("tag", &request.tag)?;
     let db = state.db.as_ref();
@@ -168,7 +169,7 @@ pub async fn create_tag(
 
 /// `DELETE /api/{type}s/{ns}/{name}/tag/{tag}` (the route parameter is `rev`): 404 `RevisionNotFound` if missing.
 pub async fn delete_tag(State(state): State<AppState>, caller: Caller, route: RepoPath) -> ApiResult<Json<Value>> {
-    let repo = route.writable(&state, &caller).await?;
+    let repo = route.authorized(&state, &caller, RepoAction::Write).await?;
     let tag = route.param("rev");
     let name = if tag.starts_with("refs/tags/") { tag.to_owned() } else { format!("refs/tags/{tag}") };
     delete_ref(&state, repo.id, &name, tag).await?;

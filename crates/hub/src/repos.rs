@@ -1,4 +1,4 @@
-//! Repositories: create, delete, settings, info and listing.
+//! Repositories: create, delete, move, settings, info and listing.
 
 use std::collections::HashMap;
 
@@ -9,13 +9,14 @@ use axum::http::{HeaderMap, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tessera_api::access::{can_create_in, can_read, repo_for_write};
+use tessera_api::access::{NamespaceAction, RepoAction, Viewer, authorize_namespace, repo_for};
 use tessera_api::auth::Caller;
+use tessera_api::names::valid_repo_name;
 use tessera_api::time::{iso8601, now_ms};
 use tessera_api::{ApiError, ApiResult, AppState};
-use tessera_db::{DbError, NewRepo, Repo, RepoType};
+use tessera_db::{DbError, Gating, NewRepo, Repo, RepoType, User};
 
-use crate::extract::{RepoPath, flag, next_link, page_bounds, parse_json, repo_object_id, repo_url, valid_repo_name};
+use crate::extract::{RepoPath, flag, next_link, page_bounds, parse_json, repo_object_id, repo_url};
 use crate::repo_model::attributes::default_gitattributes;
 use crate::repo_model::edit::{GITATTRIBUTES, Operation, build_commit};
 use crate::repo_model::tree::{Describer, Node, list};
@@ -44,11 +45,23 @@ struct DeleteRepo {
     repo_type: Option<String>,
 }
 
+/// Body of `POST /api/repos/move`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MoveRepo {
+    from_repo: String,
+    to_repo: String,
+    #[serde(rename = "type")]
+    repo_type: Option<String>,
+}
+
 /// Body of `PUT /api/{type}s/{ns}/{name}/settings`.
 #[derive(Debug, Deserialize)]
 struct RepoSettings {
     private: Option<bool>,
     visibility: Option<String>,
+    /// `"auto"`, `"manual"` or `false`.
+    gated: Option<Value>,
 }
 
 fn parse_type(repo_type: Option<&str>) -> ApiResult<RepoType> {
@@ -75,12 +88,37 @@ fn split_name(name: &str, organization: Option<&str>, caller: &Caller) -> ApiRes
     Ok((namespace, name))
 }
 
+/// The account owning `namespace`, if the caller may create repos there (else 403/404).
+async fn creatable_namespace(state: &AppState, caller: &Caller, namespace: &str) -> ApiResult<User> {
+    caller.require()?;
+    let account = state
+        .db
+        .user_by_name(namespace)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("Namespace {namespace} not found")))?;
+    authorize_namespace(state, caller, &account, NamespaceAction::CreateRepo).await?;
+    Ok(account)
+}
+
 fn visibility_private(private: Option<bool>, visibility: Option<&str>) -> ApiResult<Option<bool>> {
     match visibility {
         Some("private" | "protected") => Ok(Some(true)),
         Some("public") => Ok(Some(false)),
         Some(other) => Err(ApiError::BadRequest(format!("Unknown visibility {other:?}"))),
         None => Ok(private),
+    }
+}
+
+/// The gating a settings body asks for: `"auto"`, `"manual"` or `false`.
+fn requested_gating(gated: &Value) -> ApiResult<Gating> {
+    match gated {
+        Value::Bool(false) => Ok(Gating::Open),
+        Value::String(text) => Gating::from_setting(Some(text.as_str())).ok_or_else(|| {
+            ApiError::BadRequest(format!("Invalid gated value {text:?}: expected auto, manual or false"))
+        }),
+        other => {
+            Err(ApiError::BadRequest(format!("Invalid gated value {other}: expected \"auto\", \"manual\" or false")))
+        }
     }
 }
 
@@ -91,20 +129,30 @@ pub async fn create(State(state): State<AppState>, caller: Caller, body: Bytes) 
     let principal = caller.require_write()?;
     let (namespace, name) = split_name(&body.name, body.organization.as_deref(), &caller)?;
     let repo_type = parse_type(body.repo_type.as_deref())?;
-    can_create_in(&caller, &namespace)?;
+    let owner = creatable_namespace(&state, &caller, &namespace).await?;
     let private = visibility_private(body.private, body.visibility.as_deref())?.unwrap_or(false);
-    let owner_id = match state.db.user_by_name(&namespace).await? {
-        Some(owner) => owner.id,
-        None => principal.user.id,
+    let new = NewRepo {
+        repo_type,
+        namespace: owner.name.clone(),
+        name,
+        private,
+        owner_id: owner.id,
+        creator_id: principal.user.id,
+        created_at: now_ms(),
     };
-    let new = NewRepo { repo_type, namespace, name, private, owner_id, created_at: now_ms() };
     let repo = match state.db.create_repo(&new).await {
         Ok(repo) => repo,
         Err(DbError::Conflict { .. }) => {
-            let url = state.url(&format!("/{}{}/{}", repo_type.url_prefix(), new.namespace, new.name));
+            // Only a repo the caller may see is named back.
+            let existing = state.db.repo(repo_type, &new.namespace, &new.name).await?;
+            let visible = match &existing {
+                Some(repo) => Viewer::new(&state, &caller).await?.can_see(repo),
+                None => false,
+            };
+            let url = existing.filter(|_| visible).map(|repo| repo_url(&state, &repo));
             return Err(ApiError::Conflict {
                 message: format!("You already created this {} repo", repo_type.as_str()),
-                url: Some(url),
+                url,
             });
         }
         Err(other) => return Err(other.into()),
@@ -139,13 +187,50 @@ pub async fn delete(State(state): State<AppState>, caller: Caller, body: Bytes) 
     caller.require()?;
     let (namespace, name) = split_name(&body.name, body.organization.as_deref(), &caller)?;
     let repo_type = parse_type(body.repo_type.as_deref())?;
-    let repo = repo_for_write(&state, &caller, repo_type, &namespace, &name).await?;
+    let repo = repo_for(&state, &caller, repo_type, &namespace, &name, RepoAction::Write).await?;
     state.db.delete_repo(repo.id).await?;
     tracing::info!(repo.id = repo.id, repo.name = %repo.full_name(), "repo deleted");
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "OK").into_response())
 }
 
-/// `PUT /api/{type}s/{ns}/{name}/settings`: visibility (`private` or `visibility`); other settings are ignored.
+/// `POST /api/repos/move`: renames a repo or moves it to another namespace
+/// the caller may create repos in. The old name redirects to the new one
+/// until a repo takes it.
+pub async fn move_repo(State(state): State<AppState>, caller: Caller, body: Bytes) -> ApiResult<Json<Value>> {
+    let body: MoveRepo = parse_json(&body)?;
+    caller.require_write()?;
+    let repo_type = parse_type(body.repo_type.as_deref())?;
+    let split = |id: &str| match id.split_once('/') {
+        Some((namespace, name)) if valid_repo_name(namespace) && valid_repo_name(name) => {
+            Ok((namespace.to_owned(), name.to_owned()))
+        }
+        _ => Err(ApiError::BadRequest(format!("Invalid repo id {id:?}: expected namespace/name"))),
+    };
+    let (from_namespace, from_name) = split(&body.from_repo)?;
+    let (to_namespace, to_name) = split(&body.to_repo)?;
+    let repo = repo_for(&state, &caller, repo_type, &from_namespace, &from_name, RepoAction::Write).await?;
+    let owner = creatable_namespace(&state, &caller, &to_namespace).await?;
+    let taken = || ApiError::Conflict {
+        message: format!("A {} repository called {}/{to_name} already exists", repo_type.as_str(), owner.name),
+        url: None,
+    };
+    if let Some(existing) = state.db.repo(repo_type, &owner.name, &to_name).await?
+        && existing.id != repo.id
+    {
+        return Err(taken());
+    }
+    let moved = match state.db.move_repo(repo.id, &owner.name, &to_name, owner.id).await {
+        Ok(moved) => moved,
+        Err(DbError::Conflict { .. }) => return Err(taken()),
+        Err(other) => return Err(other.into()),
+    };
+    state.db.touch_repo(repo.id, now_ms()).await?;
+    tracing::info!(repo.id = repo.id, repo.from = %repo.full_name(), repo.to = %moved.full_name(), "repo moved");
+    Ok(Json(json!({ "url": repo_url(&state, &moved), "name": moved.full_name() })))
+}
+
+/// `PUT /api/{type}s/{ns}/{name}/settings`: visibility (`private` or
+/// `visibility`) and gating (`gated`); other settings are ignored.
 pub async fn update_settings(
     State(state): State<AppState>,
     caller: Caller,
@@ -153,11 +238,19 @@ pub async fn update_settings(
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
     let settings: RepoSettings = parse_json(&body)?;
-    let repo = route.writable(&state, &caller).await?;
-    if let Some(private) = visibility_private(settings.private, settings.visibility.as_deref())? {
+    let repo = route.authorized(&state, &caller, RepoAction::Write).await?;
+    let private = visibility_private(settings.private, settings.visibility.as_deref())?;
+    let gating = settings.gated.as_ref().map(requested_gating).transpose()?;
+    if let Some(private) = private {
         state.db.set_repo_private(repo.id, private).await?;
-        state.db.touch_repo(repo.id, now_ms()).await?;
         tracing::info!(repo.id = repo.id, repo.name = %repo.full_name(), repo.private = private, "repo visibility set");
+    }
+    if let Some(gating) = gating {
+        state.db.set_repo_gating(repo.id, gating).await?;
+        tracing::info!(repo.id = repo.id, repo.name = %repo.full_name(), repo.gated = ?gating, "repo gating set");
+    }
+    if private.is_some() || gating.is_some() {
+        state.db.touch_repo(repo.id, now_ms()).await?;
     }
     Ok(Json(json!({})))
 }
@@ -170,7 +263,7 @@ pub async fn info(
     route: RepoPath,
     Query(query): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
-    let repo = route.readable(&state, &caller).await?;
+    let repo = route.authorized(&state, &caller, RepoAction::See).await?;
     let db = state.db.as_ref();
     let resolved = match repo_model::resolve_revision(db, repo.id, route.revision()).await {
         Ok(resolved) => Some(resolved),
@@ -210,22 +303,19 @@ pub async fn info(
 /// `GET /api/{type}s/{ns}/{name}/auth-check[/write]`: 200 when the caller
 /// may read (or write) the repo, else the error `repo_info` would give.
 pub async fn auth_check(State(state): State<AppState>, caller: Caller, route: RepoPath) -> ApiResult<Json<Value>> {
-    if route.param("write") == "write" {
-        route.writable(&state, &caller).await?;
-    } else {
-        route.readable(&state, &caller).await?;
-    }
+    let action = if route.param("write") == "write" { RepoAction::Write } else { RepoAction::See };
+    route.authorized(&state, &caller, action).await?;
     Ok(Json(json!({})))
 }
 
 /// The fields every repo description shares.
-fn repo_summary(repo: &Repo) -> Value {
+pub fn repo_summary(repo: &Repo) -> Value {
     json!({
         "_id": repo_object_id(repo),
         "id": repo.full_name(),
         "author": repo.namespace,
         "private": repo.private,
-        "gated": false,
+        "gated": repo.gating.as_setting().map_or(json!(false), |gating| json!(gating)),
         "disabled": false,
         "downloads": 0,
         "likes": 0,
@@ -248,13 +338,14 @@ pub async fn list_repos(
     let repo_type = RepoType::from_plural(&plural).ok_or_else(|| ApiError::NotFound("Not found".into()))?;
     let author = query.get("author").filter(|author| !author.is_empty());
     let search = query.get("search").map(|search| search.to_lowercase()).filter(|search| !search.is_empty());
+    let viewer = Viewer::new(&state, &caller).await?;
     let mut repos: Vec<Repo> = state
         .db
         .list_repos(repo_type)
         .await?
         .into_iter()
-        .filter(|repo| can_read(&caller, repo))
-        .filter(|repo| author.is_none_or(|author| &repo.namespace == author))
+        .filter(|repo| viewer.can_see(repo))
+        .filter(|repo| author.is_none_or(|author| repo.namespace.eq_ignore_ascii_case(author)))
         .filter(|repo| search.as_ref().is_none_or(|search| repo.full_name().to_lowercase().contains(search)))
         .collect();
     if query.get("sort").is_some_and(|sort| sort == "lastModified" || sort == "createdAt") {

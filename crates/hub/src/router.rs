@@ -8,7 +8,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post, put};
 use tessera_api::{ApiError, AppState};
 
-use crate::{commits, files, misc, refs, repos, tokens, users};
+use crate::{access_tokens, admin, commits, files, gating, misc, orgs, refs, repos, tokens, users};
 
 /// Largest NDJSON commit body (regular files travel inline, base64).
 const COMMIT_BODY_LIMIT: usize = 1024 * 1024 * 1024;
@@ -26,14 +26,29 @@ pub fn router() -> Router<AppState> {
         .route("/api/agent-harnesses", get(misc::agent_harnesses))
         .route("/api/telemetry/{*topic}", get(misc::telemetry).post(misc::telemetry))
         .route("/api/admin/stats", get(misc::stats))
+        .route("/api/users/{name}/overview", get(users::overview))
+        .route("/api/organizations/{org}/overview", get(orgs::overview))
+        .route("/api/organizations/{org}/members", get(orgs::members))
+        .route("/api/organizations/{org}/members/{user}", put(orgs::set_member).delete(orgs::remove_member))
+        .route("/api/settings/tokens", get(access_tokens::list).post(access_tokens::create))
+        .route("/api/settings/tokens/{id}", delete(access_tokens::revoke))
+        .route("/api/admin/users", get(admin::list_users).post(admin::create_user))
+        .route("/api/admin/users/{name}", delete(admin::delete_user))
+        .route("/api/admin/users/{name}/{action}", post(admin::set_disabled))
+        .route("/api/admin/organizations", get(admin::list_orgs).post(admin::create_org))
         .route("/api/repos/create", post(repos::create))
         .route("/api/repos/delete", delete(repos::delete))
+        .route("/api/repos/move", post(repos::move_repo))
         .route("/api/{repo_type}", get(repos::list_repos))
         // A one-segment id (`/api/models/gpt2`) names no repo here.
         .route("/api/{repo_type}/{namespace}", get(|| async { ApiError::RepoNotFound }))
         .route(repo, get(repos::info))
         .route(&format!("{repo}/revision/{{*rev}}"), get(repos::info))
         .route(&format!("{repo}/settings"), put(repos::update_settings))
+        .route(&format!("{repo}/ask-access"), post(gating::ask))
+        .route(&format!("{repo}/user-access-request/handle"), post(gating::handle))
+        .route(&format!("{repo}/user-access-request/grant"), post(gating::grant))
+        .route(&format!("{repo}/user-access-request/{{status}}"), get(gating::list))
         .route(&format!("{repo}/auth-check"), get(repos::auth_check))
         .route(&format!("{repo}/auth-check/{{write}}"), get(repos::auth_check))
         .route(&format!("{repo}/tree/{{rev}}"), get(files::tree))

@@ -22,6 +22,8 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use rand::Rng as _;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tessera_api::access::RepoAction;
+use tessera_api::auth::Caller;
 use tessera_api::time::now_secs;
 use tessera_api::xet_token::XetAccess;
 use tessera_api::{ApiError, AppState};
@@ -111,13 +113,17 @@ pub async fn batch(
         "download" => false,
         other => return Err(ApiError::BadRequest(format!("unknown LFS operation {other:?}")).into()),
     };
-    let repo = if upload { route.writable(&state, &caller).await?.0 } else { route.readable(&state, &caller).await? };
+    let repo = if upload {
+        route.writable(&state, &caller).await?.0
+    } else {
+        route.authorized(&state, &caller, RepoAction::Download).await?
+    };
     if let Some(algo) = request.hash_algo.as_deref().filter(|algo| *algo != "sha256") {
         return Err(ApiError::Conflict { message: format!("unsupported hash algorithm {algo:?}"), url: None }.into());
     }
     let transfer = Transfer::choose(upload, &request.transfers)?;
     let xet = match transfer {
-        Transfer::Xet => Some(xet_upload_action(&state, &repo, request.reference.as_ref())?),
+        Transfer::Xet => Some(xet_upload_action(&state, &caller, &repo, request.reference.as_ref())?),
         Transfer::Basic => None,
     };
     let mut objects = Vec::with_capacity(request.objects.len());
@@ -137,7 +143,7 @@ pub async fn batch(
 
 /// The upload action of the `xet` transfer, shared by every object of one
 /// batch: the token route of the repo and ref, and a fresh write token.
-fn xet_upload_action(state: &AppState, repo: &Repo, reference: Option<&RefSpec>) -> LfsResult<Value> {
+fn xet_upload_action(state: &AppState, caller: &Caller, repo: &Repo, reference: Option<&RefSpec>) -> LfsResult<Value> {
     let revision = reference.map_or("main", |spec| spec.name.strip_prefix("refs/heads/").unwrap_or(&spec.name));
     let revision = if revision.is_empty() { "main" } else { revision };
     let href = state.url(&format!(
@@ -147,7 +153,7 @@ fn xet_upload_action(state: &AppState, repo: &Repo, reference: Option<&RefSpec>)
         repo.name,
         utf8_percent_encode(revision, SEGMENT)
     ));
-    let access = XetAccess::issue(state, repo, true);
+    let access = XetAccess::issue(state, caller, repo, true);
     let header = json!({
         "X-Xet-Cas-Url": access.cas_url,
         "X-Xet-Access-Token": access.token,

@@ -57,6 +57,7 @@ impl IntoResponse for LfsError {
         headers.remove(CONTENT_LENGTH);
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(LFS_MEDIA_TYPE));
         std::mem::swap(replaced.headers_mut(), headers);
+        std::mem::swap(replaced.extensions_mut(), response.extensions_mut());
         let headers = replaced.headers_mut();
         if status == StatusCode::UNAUTHORIZED {
             headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static(BASIC_CHALLENGE));

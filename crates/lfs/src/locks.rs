@@ -22,7 +22,7 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use tessera_api::access::is_maintainer;
+use tessera_api::access::RepoAction;
 use tessera_api::time::{iso8601, now_ms};
 use tessera_api::{ApiError, AppState};
 use tessera_db::{LfsLock, LfsLockQuery, LockAttempt};
@@ -140,7 +140,7 @@ pub async fn list(
     route: LfsRepoPath,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> LfsResult<Response> {
-    let repo = route.readable(&state, &caller).await?;
+    let repo = route.authorized(&state, &caller, RepoAction::See).await?;
     let Query(query) = query.map_err(|rejection| ApiError::BadRequest(format!("invalid query: {rejection}")))?;
     let id = match query.id.as_deref().filter(|id| !id.is_empty()) {
         // An id we never issue matches no lock.
@@ -199,7 +199,7 @@ struct UnlockRequest {
 }
 
 /// `POST …/info/lfs/locks/{id}/unlock`: removes a lock. Its owner may;
-/// anyone else only with `force`, and only as a maintainer of the repo.
+/// anyone else who may write the repo only with `force`.
 pub async fn unlock(
     State(state): State<AppState>,
     LfsCaller(caller): LfsCaller,
@@ -218,9 +218,6 @@ pub async fn unlock(
                 lock.path, lock.owner_name
             ))
             .into());
-        }
-        if !is_maintainer(&caller, &repo) {
-            return Err(ApiError::Forbidden(format!("only maintainers of {} can break locks", repo.full_name())).into());
         }
     }
     if !state.db.delete_lfs_lock(repo.id, id).await? {

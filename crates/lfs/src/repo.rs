@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
-use tessera_api::access::repo_for_git_client;
+use tessera_api::access::{RepoAction, repo_for_git_client};
 use tessera_api::auth::{Caller, Principal};
 use tessera_api::repo_url::RepoUrl;
 use tessera_api::{ApiError, AppState};
@@ -33,14 +33,14 @@ impl LfsRepoPath {
         self.params.get(key).map_or("", String::as_str)
     }
 
-    /// The repo, if the caller may read it.
-    pub async fn readable(&self, state: &AppState, caller: &Caller) -> LfsResult<Repo> {
-        Ok(repo_for_git_client(state, caller, &self.url, false).await?)
+    /// The repo, if the caller may do `action` on it.
+    pub async fn authorized(&self, state: &AppState, caller: &Caller, action: RepoAction) -> LfsResult<Repo> {
+        Ok(repo_for_git_client(state, caller, &self.url, action).await?)
     }
 
-    /// The repo and the caller, if the caller may write the repo with a write token.
+    /// The repo and the caller, if the caller may write the repo.
     pub async fn writable<'c>(&self, state: &AppState, caller: &'c Caller) -> LfsResult<(Repo, &'c Principal)> {
-        let repo = repo_for_git_client(state, caller, &self.url, true).await?;
+        let repo = repo_for_git_client(state, caller, &self.url, RepoAction::Write).await?;
         Ok((repo, caller.require_write()?))
     }
 }

@@ -30,7 +30,7 @@ enum Command {
     Serve(ServeArgs),
     /// Apply database migrations and exit.
     Migrate,
-    /// Accounts and tokens.
+    /// Users, organizations and tokens.
     #[command(subcommand)]
     Admin(AdminCommand),
     /// Xet protocol tools.
@@ -43,6 +43,9 @@ enum AdminCommand {
     /// Users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Organizations.
+    #[command(subcommand)]
+    Org(OrgCommand),
     /// Tokens.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -61,6 +64,54 @@ enum UserCommand {
         #[arg(long)]
         token: Option<String>,
     },
+    /// List users: name, admin or user, enabled or disabled.
+    List,
+    /// Disable a user: every token of theirs stops working at once.
+    Disable {
+        /// The user.
+        name: String,
+    },
+    /// Enable a disabled user again.
+    Enable {
+        /// The user.
+        name: String,
+    },
+    /// Delete a user who owns no repos.
+    Delete {
+        /// The user.
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum OrgCommand {
+    /// Create an organization.
+    Create {
+        /// Its name (shares one name space with users).
+        name: String,
+        /// The user who becomes its first admin.
+        #[arg(long)]
+        owner: String,
+    },
+    /// Add a member, or change a member's role.
+    AddMember {
+        /// The organization.
+        org: String,
+        /// The user.
+        user: String,
+        /// The role.
+        #[arg(long, value_parser = ["read", "contributor", "write", "admin"], default_value = "read")]
+        role: String,
+    },
+    /// Remove a member.
+    RemoveMember {
+        /// The organization.
+        org: String,
+        /// The user.
+        user: String,
+    },
+    /// List organizations and their members.
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -69,12 +120,30 @@ enum TokenCommand {
     Create {
         /// The user.
         user: String,
-        /// What the token may do.
-        #[arg(long, value_parser = ["read", "write"], default_value = "read")]
+        /// What the token may do (`--repo` or `--namespace` make it fine-grained).
+        #[arg(long, value_parser = ["read", "write", "fine-grained"], default_value = "read")]
         scope: String,
+        /// A repo the fine-grained token reaches: `ns/name`, `datasets/ns/name`
+        /// or `spaces/ns/name`, with `:read` (default) or `:write`.
+        #[arg(long = "repo", value_name = "ID[:PERMISSION]")]
+        repos: Vec<String>,
+        /// A namespace (user or organization) whose every repo the token
+        /// reaches, with `:read` (default) or `:write` (which also creates repos there).
+        #[arg(long = "namespace", value_name = "NS[:PERMISSION]")]
+        namespaces: Vec<String>,
         /// A name to recognise the token by.
         #[arg(long, default_value = "cli")]
         name: String,
+    },
+    /// List a user's tokens.
+    List {
+        /// The user.
+        user: String,
+    },
+    /// Revoke a token.
+    Revoke {
+        /// The token's id (from `token list`).
+        id: i64,
     },
 }
 
@@ -127,12 +196,30 @@ fn block_on(command: impl Future<Output = anyhow::Result<()>>) -> anyhow::Result
 async fn run_admin(store: &StoreArgs, command: AdminCommand) -> anyhow::Result<()> {
     let stores = stores::open(&Settings::resolve(store, None)?).await?;
     match command {
-        AdminCommand::User(UserCommand::Create { name, admin, token }) => {
-            admin::create_user(&stores, &name, admin, token).await
-        }
-        AdminCommand::Token(TokenCommand::Create { user, scope, name }) => {
-            let scope = TokenScope::parse(&scope).unwrap_or(TokenScope::Read);
-            admin::create_token(&stores, &user, scope, &name).await
-        }
+        AdminCommand::User(command) => match command {
+            UserCommand::Create { name, admin, token } => admin::create_user(&stores, &name, admin, token).await,
+            UserCommand::List => admin::list_users(&stores).await,
+            UserCommand::Disable { name } => admin::set_user_disabled(&stores, &name, true).await,
+            UserCommand::Enable { name } => admin::set_user_disabled(&stores, &name, false).await,
+            UserCommand::Delete { name } => admin::delete_user(&stores, &name).await,
+        },
+        AdminCommand::Org(command) => match command {
+            OrgCommand::Create { name, owner } => admin::create_org(&stores, &name, &owner).await,
+            OrgCommand::AddMember { org, user, role } => admin::add_member(&stores, &org, &user, &role).await,
+            OrgCommand::RemoveMember { org, user } => admin::remove_member(&stores, &org, &user).await,
+            OrgCommand::List => admin::list_orgs(&stores).await,
+        },
+        AdminCommand::Token(command) => match command {
+            TokenCommand::Create { user, scope, repos, namespaces, name } => {
+                let scope = match scope.as_str() {
+                    "write" => TokenScope::Write,
+                    "fine-grained" => TokenScope::FineGrained,
+                    _ => TokenScope::Read,
+                };
+                admin::create_token(&stores, &user, scope, &name, &repos, &namespaces).await
+            }
+            TokenCommand::List { user } => admin::list_tokens(&stores, &user).await,
+            TokenCommand::Revoke { id } => admin::revoke_token(&stores, id).await,
+        },
     }
 }

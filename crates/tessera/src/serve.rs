@@ -120,6 +120,7 @@ fn router(state: AppState, git_cache: tessera_git::RepoCache) -> Router {
         )
         .fallback(|| async { tessera_api::ApiError::NotFound("No such route".into()) })
         .with_state(state)
+        .layer(middleware::from_fn(tessera_api::access::locate_moved_repos))
         .layer(middleware::from_fn(record_http_metrics))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))

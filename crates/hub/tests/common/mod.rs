@@ -91,7 +91,7 @@ impl TestApp {
         ] {
             let user = db.create_user(name, admin).await.unwrap();
             for (secret, scope) in tokens {
-                db.create_token(user.id, &format!("{name}-{}", scope.as_str()), &hash_token(secret), scope)
+                db.create_token(user.id, &format!("{name}-{}", scope.as_str()), &hash_token(secret), scope, &[])
                     .await
                     .unwrap();
             }

@@ -50,20 +50,28 @@ pub async fn harness() -> Harness {
     let alice = db.create_user("alice", false).await.unwrap();
     let bob = db.create_user("bob", false).await.unwrap();
     let root = db.create_user("root", true).await.unwrap();
-    db.create_token(alice.id, "w", &hash_token(ALICE), TokenScope::Write).await.unwrap();
-    db.create_token(alice.id, "r", &hash_token(ALICE_READ), TokenScope::Read).await.unwrap();
-    db.create_token(bob.id, "w", &hash_token(BOB), TokenScope::Write).await.unwrap();
-    db.create_token(root.id, "w", &hash_token(ROOT), TokenScope::Write).await.unwrap();
+    db.create_token(alice.id, "w", &hash_token(ALICE), TokenScope::Write, &[]).await.unwrap();
+    db.create_token(alice.id, "r", &hash_token(ALICE_READ), TokenScope::Read, &[]).await.unwrap();
+    db.create_token(bob.id, "w", &hash_token(BOB), TokenScope::Write, &[]).await.unwrap();
+    db.create_token(root.id, "w", &hash_token(ROOT), TokenScope::Write, &[]).await.unwrap();
     let repo = NewRepo {
         repo_type: RepoType::Model,
         namespace: "alice".into(),
         name: "weights".into(),
         private: true,
         owner_id: alice.id,
+        creator_id: alice.id,
         created_at: 0,
     };
     let repo_id = db.create_repo(&repo).await.unwrap().id;
-    let shared = NewRepo { namespace: "bob".into(), name: "shared".into(), private: false, owner_id: bob.id, ..repo };
+    let shared = NewRepo {
+        namespace: "bob".into(),
+        name: "shared".into(),
+        private: false,
+        owner_id: bob.id,
+        creator_id: bob.id,
+        ..repo
+    };
     let bob_repo_id = db.create_repo(&shared).await.unwrap().id;
     let blobs = LocalBlobStore::open(dir.path().join("blobs")).await.unwrap();
     let state = AppState::new(
