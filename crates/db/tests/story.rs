@@ -205,7 +205,8 @@ async fn metadata_story() {
     assert_eq!(db.namespace_repos(acme.id).await.unwrap(), vec![org_repo.clone()]);
     db.set_repo_gating(org_repo.id, Gating::Manual).await.unwrap();
     assert_eq!(db.repo_by_id(org_repo.id).await.unwrap().unwrap().gating, Gating::Manual);
-    let asked = db.put_access_request(org_repo.id, bob.id, AccessStatus::Pending, Some("{\"why\":\"x\"}")).await.unwrap();
+    let asked =
+        db.put_access_request(org_repo.id, bob.id, AccessStatus::Pending, Some("{\"why\":\"x\"}")).await.unwrap();
     assert_eq!((asked.user.id, asked.status), (bob.id, AccessStatus::Pending));
     let accepted = db.put_access_request(org_repo.id, bob.id, AccessStatus::Accepted, None).await.unwrap();
     assert_eq!((accepted.id, accepted.fields.as_deref()), (asked.id, Some("{\"why\":\"x\"}")), "fields kept");

@@ -78,7 +78,10 @@ async fn previous_release_database_upgrades_intact() {
     // This release's migrations on top; everything is still there.
     let db = SqlStore::connect(&url).await.unwrap();
     let alice = db.user_by_name("alice").await.unwrap().expect("Alice kept, found case-insensitively");
-    assert_eq!((alice.name.as_str(), alice.kind, alice.is_admin, alice.disabled), ("Alice", AccountKind::User, true, false));
+    assert_eq!(
+        (alice.name.as_str(), alice.kind, alice.is_admin, alice.disabled),
+        ("Alice", AccountKind::User, true, false)
+    );
     let (bob, token) = db.token_by_hash(b"bob-token-hash").await.unwrap().expect("bob's token still works");
     assert_eq!((bob.name.as_str(), token.scope, token.grants.len()), ("bob", TokenScope::Read, 0));
     let repo = db.repo(RepoType::Model, "BOB", "weights").await.unwrap().expect("repo kept");

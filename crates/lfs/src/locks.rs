@@ -211,14 +211,12 @@ pub async fn unlock(
     let not_found = || LfsError::from(ApiError::NotFound("Lock not found".into()));
     let id: i64 = route.param("id").parse().map_err(|_| not_found())?;
     let lock = state.db.lfs_lock(repo.id, id).await?.ok_or_else(not_found)?;
-    if lock.owner_id != principal.user.id {
-        if !request.force {
-            return Err(ApiError::Forbidden(format!(
-                "{} is locked by {}; only they can unlock it, or a maintainer with force",
-                lock.path, lock.owner_name
-            ))
-            .into());
-        }
+    if lock.owner_id != principal.user.id && !request.force {
+        return Err(ApiError::Forbidden(format!(
+            "{} is locked by {}; only they can unlock it, or a maintainer with force",
+            lock.path, lock.owner_name
+        ))
+        .into());
     }
     if !state.db.delete_lfs_lock(repo.id, id).await? {
         return Err(not_found());
