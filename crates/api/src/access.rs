@@ -253,6 +253,18 @@ pub async fn repo_for(
     Err(ApiError::RepoNotFound)
 }
 
+/// How a git or git-lfs route answers the old name of a moved repo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OldName {
+    /// With a redirect to the new name: git's first request (`info/refs`),
+    /// which git follows and then uses the new URL for the rest.
+    Redirect,
+    /// As the repo itself: every later request. git follows no redirect
+    /// after its first request, and when that one was answered 401 (a
+    /// private repo, before the credential helper ran) it keeps the old URL.
+    Serve,
+}
+
 /// The repo for a git or git-lfs client: [`repo_for`], except that an
 /// anonymous caller who lacks access gets 401 (missing repo or not, so
 /// private names do not leak), which those surfaces send with a Basic
@@ -262,8 +274,18 @@ pub async fn repo_for_git_client(
     caller: &Caller,
     url: &RepoUrl,
     action: RepoAction,
+    old_name: OldName,
 ) -> ApiResult<Repo> {
-    repo_for(state, caller, url.repo_type, &url.namespace, &url.name, action).await.map_err(|error| match error {
+    let found = match repo_for(state, caller, url.repo_type, &url.namespace, &url.name, action).await {
+        Err(ApiError::RepoMoved(moved)) if old_name == OldName::Serve => {
+            match state.db.redirected_repo(url.repo_type, &url.namespace, &url.name).await? {
+                Some(repo) => authorize_repo(state, caller, &repo, action).await.map(|()| repo),
+                None => Err(ApiError::RepoMoved(moved)),
+            }
+        }
+        other => other,
+    };
+    found.map_err(|error| match error {
         ApiError::RepoNotFound | ApiError::Forbidden(_) | ApiError::Gated { .. } if caller.0.is_none() => {
             ApiError::Unauthorized("Authentication required".into())
         }

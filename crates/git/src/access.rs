@@ -3,7 +3,7 @@
 //! tokens) challenged with 401, so git runs its credential helpers.
 //! Signed-in callers who may not see a repo get 404; readers who push, 403.
 
-use tessera_api::access::{RepoAction, repo_for_git_client};
+use tessera_api::access::{OldName, RepoAction, repo_for_git_client};
 use tessera_api::auth::Caller;
 use tessera_api::repo_url::RepoUrl;
 use tessera_api::{ApiError, AppState};
@@ -20,12 +20,14 @@ pub enum Need {
     Write,
 }
 
-/// The repo, if the caller may do what they need with it.
+/// The repo, if the caller may do what they need with it. The old name of
+/// a moved repo is redirected or served as `old_name` says.
 pub async fn authorize(
     state: &AppState,
     caller: Result<Caller, ApiError>,
     url: &RepoUrl,
     need: Need,
+    old_name: OldName,
 ) -> Result<Repo, GitError> {
     // A token we do not know is answered like no token: git asks again.
     let caller = caller.map_err(|_| GitError::Challenge)?;
@@ -33,5 +35,5 @@ pub async fn authorize(
         Need::Read => RepoAction::Download,
         Need::Write => RepoAction::Write,
     };
-    Ok(repo_for_git_client(state, &caller, url, action).await?)
+    Ok(repo_for_git_client(state, &caller, url, action, old_name).await?)
 }

@@ -28,6 +28,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use bytes::Bytes;
+use tessera_api::access::OldName;
 use tessera_api::auth::Caller;
 use tessera_api::policy::check_file;
 use tessera_api::repo_url::RepoUrl;
@@ -153,7 +154,7 @@ pub async fn receive_pack(
     headers: HeaderMap,
     request: Bytes,
 ) -> Result<Response, GitError> {
-    let repo = authorize(&state, caller, &route, Need::Write).await?;
+    let repo = authorize(&state, caller, &route, Need::Write, OldName::Serve).await?;
     let request = body::decode(&headers, request, MAX_PUSH_BYTES)?;
     let push = parse_request(&request)?;
     if push.commands.is_empty() {

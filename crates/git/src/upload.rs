@@ -18,6 +18,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use tessera_api::access::OldName;
 use tessera_api::auth::Caller;
 use tessera_api::repo_url::RepoUrl;
 use tessera_api::time::now_ms;
@@ -64,12 +65,12 @@ pub async fn info_refs(
     match query.get("service").map(String::as_str) {
         Some("git-upload-pack") => {}
         Some("git-receive-pack") => {
-            let repo = authorize(&state, caller, &route, Need::Write).await?;
+            let repo = authorize(&state, caller, &route, Need::Write, OldName::Redirect).await?;
             return receive::advertise(&state, &repo).await;
         }
         _ => return Err(GitError::Forbidden("Only the smart HTTP protocol is served (git 1.6.6 or later)".into())),
     }
-    let repo = authorize(&state, caller, &route, Need::Read).await?;
+    let repo = authorize(&state, caller, &route, Need::Read, OldName::Redirect).await?;
     let dir = git.cache.sync(state.db.as_ref(), &repo).await?;
     let protocol = body::protocol(&headers);
     let output = upload_pack_command(&git, &dir, protocol.as_deref(), &["--http-backend-info-refs"])
@@ -98,7 +99,7 @@ pub async fn upload_pack(
     headers: HeaderMap,
     request: Bytes,
 ) -> Result<Response, GitError> {
-    let repo = authorize(&state, caller, &route, Need::Read).await?;
+    let repo = authorize(&state, caller, &route, Need::Read, OldName::Serve).await?;
     let request = body::decode(&headers, request, MAX_REQUEST_BYTES)?;
     let dir = git.cache.sync(state.db.as_ref(), &repo).await?;
     let permit = tokio::time::timeout(PERMIT_WAIT, git.pack_jobs.clone().acquire_owned())

@@ -119,6 +119,10 @@ pub async fn handle(
         _ => return Err(ApiError::BadRequest("Give one of user or requestId".into())),
     };
     let request = request.ok_or_else(|| ApiError::NotFound("Access request not found".into()))?;
+    if request.status == status {
+        // As huggingface.co: a request already in the target list is not found there to move.
+        return Err(ApiError::NotFound(format!("The access request is already {}", status.as_str())));
+    }
     let updated = state.db.put_access_request(repo.id, request.user.id, status, None).await?;
     tracing::info!(
         repo.id = repo.id,

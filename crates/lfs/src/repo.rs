@@ -2,7 +2,8 @@
 //!
 //! LFS URLs are `/[datasets/|spaces/]{namespace}/{repo}[.git]/info/lfs/…`;
 //! git-lfs derives them from the git remote, so the `.git` suffix is optional.
-//! Access follows the Hub's rules (a repo the caller may not see is 404),
+//! Access follows the Hub's rules (a repo the caller may not see is 404;
+//! the old name of a moved repo is served as the repo, as git keeps using it),
 //! except that an anonymous caller who lacks access is answered 401 with a
 //! Basic challenge, missing repo or not, so git asks its credential helpers
 //! and retries instead of failing.
@@ -11,7 +12,7 @@ use std::collections::HashMap;
 
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
-use tessera_api::access::{RepoAction, repo_for_git_client};
+use tessera_api::access::{OldName, RepoAction, repo_for_git_client};
 use tessera_api::auth::{Caller, Principal};
 use tessera_api::repo_url::RepoUrl;
 use tessera_api::{ApiError, AppState};
@@ -35,12 +36,12 @@ impl LfsRepoPath {
 
     /// The repo, if the caller may do `action` on it.
     pub async fn authorized(&self, state: &AppState, caller: &Caller, action: RepoAction) -> LfsResult<Repo> {
-        Ok(repo_for_git_client(state, caller, &self.url, action).await?)
+        Ok(repo_for_git_client(state, caller, &self.url, action, OldName::Serve).await?)
     }
 
     /// The repo and the caller, if the caller may write the repo.
     pub async fn writable<'c>(&self, state: &AppState, caller: &'c Caller) -> LfsResult<(Repo, &'c Principal)> {
-        let repo = repo_for_git_client(state, caller, &self.url, RepoAction::Write).await?;
+        let repo = repo_for_git_client(state, caller, &self.url, RepoAction::Write, OldName::Serve).await?;
         Ok((repo, caller.require_write()?))
     }
 }
