@@ -13,6 +13,7 @@ order.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import http.client
 import json
@@ -115,14 +116,13 @@ class Response:
         return f"{self.status} {self.headers} {self.body[:1500]!r}"
 
 
-def call(server, method: str, target: str, *, token: str | None = None, json_body=None, headers: dict | None = None) -> Response:
+def call(server, method: str, target: str, *, token: str | None = None, json_body=None, headers: dict | None = None, body: bytes | None = None) -> Response:
     """One HTTP request, redirects NOT followed; `target` is a path on the server or a full URL."""
     url = urllib.parse.urlsplit(target if "://" in target else server.endpoint + target)
     conn = http.client.HTTPConnection(url.netloc, timeout=60)
     hdrs = dict(headers or {})
     if token:
         hdrs["Authorization"] = f"Bearer {token}"
-    body = None
     if json_body is not None:
         body = json.dumps(json_body).encode()
         hdrs["Content-Type"] = "application/json"
@@ -338,6 +338,7 @@ def test_org_members_with_three_roles_share_a_private_repo(server, acme, tmp_pat
             check(overview.name == "acme", f"overview name {overview.name!r}")
             check(getattr(overview, "type", None) == "org", f"overview type {getattr(overview, 'type', None)!r}")
             check(overview.num_users == 3, f"overview numUsers {overview.num_users!r} (as {who})")
+            check(overview.is_verified is False and overview.num_followers == 0, f"overview isVerified/numFollowers: {overview}")
             models = {m.id: m for m in api.list_models(author="acme", token=token)}
             check(("acme/x" in models) == member, f"list_models(author=acme) as {who}: {sorted(models)}")
             if member:
@@ -348,6 +349,7 @@ def test_org_members_with_three_roles_share_a_private_repo(server, acme, tmp_pat
 
             members = {u.username: u for u in api.list_organization_members("acme", token=token)}
             check(set(members) == set(roles), f"members as {who}: {sorted(members)}")
+            check(all(u.user_type == "user" and u.is_pro is False for u in members.values()), f"member entries as {who}: {members}")
             for name, user in members.items():
                 role = getattr(user, "role", None)
                 if member:
@@ -394,7 +396,7 @@ def test_fine_grained_ci_token_limited_to_one_repo(server, acme, tmp_path):
     listed = admin(server, "token", "list", "wendy").stdout.splitlines()
     assert any(line.split("\t")[:3] == [token_id, "ci-acme", "fineGrained"] for line in listed), f"token list wendy: {listed}"
 
-    result = scenario(
+    scenario(
         server,
         tmp_path,
         "ci",
@@ -414,6 +416,8 @@ def test_fine_grained_ci_token_limited_to_one_repo(server, acme, tmp_path):
         entity = scoped[0].get("entity") or {}
         check(entity.get("type") == "model" and entity.get("name") == target, f"scoped entity {entity!r}")
         check(set(scoped[0].get("permissions") or []) == {"repo.content.read", "repo.write"}, f"permissions {scoped[0].get('permissions')!r}")
+        fine = access["fineGrained"]
+        check(fine.get("canReadGatedRepos") is True and fine.get("global") == [], f"fineGrained {fine}")
 
         # In scope: upload (a Xet file and a small one), read back.
         blob = random_bytes(2 * MIB + 11, 21)
@@ -445,7 +449,8 @@ def test_fine_grained_ci_token_limited_to_one_repo(server, acme, tmp_path):
         token=ci,
         params={"target": target},
     )
-    assert [t for t in trace_lines(result) if "/xet-write-token/" in t and target in t], "the CI upload never used Xet"
+    weights = {e["path"]: e for e in api_json(server, f"/api/models/{target}/tree/main/weights", "olga")}
+    assert (weights.get("weights/ci.bin") or {}).get("xetHash"), f"the CI upload did not go through Xet: {weights}"
 
     # git with the CI token: push to the target (with an LFS file); the public repo refuses; the private one is not found.
     git = git_client(tmp_path, "ci", "wendy", ci)
@@ -484,6 +489,58 @@ def test_fine_grained_ci_token_limited_to_one_repo(server, acme, tmp_path):
     # Fine-grained tokens cannot manage tokens.
     resp = call(server, "GET", "/api/settings/tokens", token=ci)
     assert resp.status in (401, 403), f"GET /api/settings/tokens with a fine-grained token -> {resp}"
+
+    # The same kind of token made by wendy herself through the API, read-only on the target.
+    scoped = [{"entity": {"type": "model", "name": target}, "permissions": ["repo.content.read"]}]
+    resp = call(server, "POST", "/api/settings/tokens", token=server.token("wendy"), json_body={"name": "api-reader", "role": "fineGrained", "scoped": scoped})
+    assert resp.status == 200, f"POST /api/settings/tokens -> {resp}"
+    made = resp.json()
+    assert made.get("role") == "fineGrained" and str(made.get("token", "")).startswith("hf_"), f"POST /api/settings/tokens -> {made}"
+    listed = call(server, "GET", "/api/settings/tokens", token=server.token("wendy"))
+    assert listed.status == 200 and str(made["id"]) in [str(t.get("id")) for t in listed.json()], f"GET /api/settings/tokens -> {listed}"
+    scenario(
+        server,
+        tmp_path,
+        "api_reader",
+        """
+        from huggingface_hub import HfApi, hf_hub_download
+        from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
+        api = HfApi()
+        access = api.whoami()["auth"]["accessToken"]
+        check(access["role"] == "fineGrained", f"role {access['role']!r}")
+        check([s["permissions"] for s in access["fineGrained"]["scoped"]] == [["repo.content.read"]], f"scoped {access['fineGrained']['scoped']}")
+        check(Path(hf_hub_download(PARAMS["target"], "build.txt")).read_bytes() == b"built by ci\\n", "read through the read scope")
+        expect_error(HfHubHTTPError, api.upload_file, path_or_fileobj=b"r", path_in_repo="r.txt", repo_id=PARAMS["target"], status=403)
+        expect_error(RepositoryNotFoundError, api.repo_info, "acme/ci-other")
+        """,
+        token=made["token"],
+        params={"target": target},
+    )
+    resp = call(server, "DELETE", f"/api/settings/tokens/{made['id']}", token=server.token("wendy"))
+    assert resp.status in (200, 204), f"DELETE /api/settings/tokens/{made['id']} -> {resp}"
+    resp = call(server, "GET", "/api/whoami-v2", token=made["token"])
+    assert resp.status == 401, f"whoami with a deleted token -> {resp}"
+
+    # A namespace scope of write on acme may create repos there, nowhere else.
+    _, ns_token, _ = create_token(server, "wendy", "--namespace", "acme:write", "--name", "acme-ns")
+    scenario(
+        server,
+        tmp_path,
+        "namespace_token",
+        """
+        from huggingface_hub import HfApi
+        from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
+        api = HfApi()
+        scoped = api.whoami()["auth"]["accessToken"]["fineGrained"]["scoped"]
+        check([s["entity"] for s in scoped] == [{"type": "org", "name": "acme"}], f"scoped {scoped}")
+        api.create_repo("acme/ns-made", private=True)
+        api.upload_file(path_or_fileobj=b"ns\\n", path_in_repo="ns.txt", repo_id="acme/ns-made")
+        check(api.repo_info("acme/ci-other").id == "acme/ci-other", "the namespace scope does not cover acme/ci-other")
+        expect_error(HfHubHTTPError, api.create_repo, "wendy/ns-made", status=403)
+        expect_error(RepositoryNotFoundError, api.repo_info, "wendy/own-private")
+        """,
+        token=ns_token,
+    )
 
 
 # ---------------------------------------------------------------- 3. gated repos
@@ -558,6 +615,11 @@ def test_gated_repo_manual_and_auto_access_requests(server, tmp_path):
     assert resp.status == 403 and resp.headers.get("x-error-code") == "GatedRepo", f"xet-read-token for a gated repo -> {resp}"
     resp = call(server, "HEAD", f"/{repo}/resolve/main/README.md", token=nick)
     assert resp.status == 403 and resp.headers.get("x-error-code") == "GatedRepo", f"HEAD resolve of a gated repo -> {resp}"
+    resp = call(server, "GET", f"/{repo}/resolve/main/README.md", token=nick)
+    message = f"Access to model {repo} is restricted and you are not in the authorized list. Visit "
+    assert resp.status == 403 and message in resp.body.decode("utf-8", "replace"), f"GET resolve of a gated repo -> {resp}"
+    resp = call(server, "GET", f"/{repo}/resolve/main/README.md")
+    assert resp.status == 401 and resp.headers.get("x-error-code") == "GatedRepo", f"anonymous GET resolve of a gated repo -> {resp}"
 
     # Asking: anonymous 401, an ungated repo 400, nick: pending.
     resp = call(server, "POST", f"/api/models/{repo}/ask-access", json_body={"reason": "e2e"})
@@ -608,7 +670,6 @@ def test_gated_repo_manual_and_auto_access_requests(server, tmp_path):
         got = files_of(T["nick"], repo, "nick-accepted")
         check(got["model.safetensors"] == PARAMS["sha"], f"nick's download after accept: {got}")
         log("accepted: nick downloads")
-        expect_error(HfHubHTTPError, bob.accept_access_request, repo, "nick", status=404)  # already accepted
 
         bob.reject_access_request(repo, "nick", rejection_reason="not this time")
         check(where("nick") == ["rejected"], f"after reject nick is in {where('nick')}")
@@ -683,6 +744,23 @@ def test_gated_repo_manual_and_auto_access_requests(server, tmp_path):
 
 
 # ---------------------------------------------------------------- 4. moving a repo from a user to an org
+def scenario_commit(server, tmp_path, repo: str, path: str, text: str, user: str = "wendy") -> str:
+    """One upload_file through huggingface_hub; returns the new commit id."""
+    result = scenario(
+        server,
+        tmp_path,
+        f"commit-{path.replace('/', '_')}",
+        """
+        from huggingface_hub import HfApi
+        info = HfApi().upload_file(path_or_fileobj=PARAMS["text"].encode(), path_in_repo=PARAMS["path"], repo_id=PARAMS["repo"])
+        print(f"COMMIT={info.oid}")
+        """,
+        user=user,
+        params={"repo": repo, "path": path, "text": text},
+    )
+    return next(line.split("=", 1)[1] for line in result.stdout.splitlines() if line.startswith("COMMIT="))
+
+
 def test_move_repo_from_user_to_org_redirects_the_old_name(server, acme, tmp_path):
     old, new = "wendy/mover", "acme/mover"
     src = tmp_path / "src"
@@ -705,11 +783,16 @@ def test_move_repo_from_user_to_org_redirects_the_old_name(server, acme, tmp_pat
         user="wendy",
         params={"old": old, "src": str(src)},
     )
-    # A clone made before the move.
-    git = git_client(tmp_path, "wendy", "wendy", server.token("wendy"))
+    # Clones made before the moves: the private repo with the token in the URL, the public one
+    # (wendy/mover2) through the credential helper.
+    wendy_token = server.token("wendy")
+    git = git_client(tmp_path, "wendy", "wendy", wendy_token)
+    old_url = repo_url(server, old, user="wendy", token=wendy_token)
     before = tmp_path / "before-move"
-    git("clone", repo_url(server, old), before)
+    git("clone", old_url, before)
     assert sha256_file(before / "model.safetensors") == sha
+    before2 = tmp_path / "before-move-2"
+    git("clone", repo_url(server, "wendy/mover2"), before2)
 
     # rita (acme read) may not move her repo into acme: no create right there.
     scenario(
@@ -752,7 +835,7 @@ def test_move_repo_from_user_to_org_redirects_the_old_name(server, acme, tmp_pat
 
         # Onto a taken name: 409 "already exists"; an invalid name: 400.
         err = expect_error(HfHubHTTPError, api.move_repo, "wendy/taken-src", "acme/taken", status=409)
-        check("already exists" in str(err), f"move onto a taken name: {err}")
+        check("acme/taken already exists" in str(err), f"move onto a taken name: {err}")
         expect_error(HfHubHTTPError, api.move_repo, "wendy/taken-src", "acme/not a valid name", status=400)
         check(api.repo_info("wendy/taken-src").id == "wendy/taken-src", "a refused move moved the repo")
 
@@ -770,7 +853,6 @@ def test_move_repo_from_user_to_org_redirects_the_old_name(server, acme, tmp_pat
     )
 
     # The redirect, raw: same URL with the new id, to those who may see the repo.
-    wendy_token = server.token("wendy")
     for path in (
         f"/api/models/{old}",
         f"/api/models/{old}/tree/main?recursive=true",
@@ -784,10 +866,14 @@ def test_move_repo_from_user_to_org_redirects_the_old_name(server, acme, tmp_pat
         )
     resp = call(server, "GET", f"/api/models/{old}", token=server.token("nick"))
     assert resp.status == 404, f"a non-member asking for the old name of a private repo -> {resp} (the redirect must not leak it)"
+    resp = call(server, "GET", f"/{old}/info/refs?service=git-upload-pack")
+    assert resp.status == 401 and resp.headers.get("www-authenticate", "").lower().startswith("basic"), (
+        f"anonymous git on the old name of a private repo -> {resp} (a challenge, not the redirect)"
+    )
 
     # git: clone of the old URL; fetch (and an LFS push) in the clone made before the move.
     moved = tmp_path / "old-url-clone"
-    git("clone", repo_url(server, old), moved)
+    git("clone", old_url, moved)
     assert git.out("rev-parse", "HEAD", cwd=moved) == after
     assert sha256_file(moved / "model.safetensors") == sha and (moved / "after.txt").read_text() == "after the move\n"
     git("fetch", "origin", cwd=before)
@@ -799,6 +885,13 @@ def test_move_repo_from_user_to_org_redirects_the_old_name(server, acme, tmp_pat
     assert api_head(server, new, "wendy") == pushed, "a push to the old URL did not land in the moved repo"
     tree = {e["path"]: e for e in api_json(server, f"/api/models/{new}/tree/main", "wendy")}
     assert (tree.get("pushed-after-move.bin") or {}).get("lfs", {}).get("oid") == lfs_sha, f"LFS file pushed through the old URL: {tree}"
+    # The private moved repo through the credential helper too: git's first request gets the
+    # anonymous 401 and its retry the 307, after which git keeps POSTing to the old URL; the
+    # server serves those requests (and LFS) under the old name as the repo itself.
+    helper_clone = tmp_path / "old-url-clone-helper"
+    git("clone", repo_url(server, old), helper_clone)
+    assert git.out("rev-parse", "HEAD", cwd=helper_clone) == pushed, "clone of the old URL through the credential helper"
+    assert sha256_file(helper_clone / "pushed-after-move.bin") == lfs_sha
 
     # The `hf` CLI moves too.
     moved_cli = cli(server, tmp_path, ["repos", "move", "wendy/mover2", "acme/mover2"], user="wendy", root="cli-move")
@@ -808,6 +901,19 @@ def test_move_repo_from_user_to_org_redirects_the_old_name(server, acme, tmp_pat
     down = cli(server, tmp_path, ["download", "wendy/mover2", "two.txt", "--local-dir", str(tmp_path / "two")], user="wendy", root="cli-move-dl")
     assert down.returncode == 0, describe(down, "hf download under the old name")
     assert (tmp_path / "two" / "two.txt").read_text() == "two\n"
+    # The public moved repo through the credential helper: a fresh clone of the old URL, a fetch
+    # in the clone made before the move (after a commit under the new name), a push to the old URL.
+    head2 = scenario_commit(server, tmp_path, "acme/mover2", "three.txt", "three\n")
+    fresh2 = tmp_path / "old-url-clone-2"
+    git("clone", repo_url(server, "wendy/mover2"), fresh2)
+    assert git.out("rev-parse", "HEAD", cwd=fresh2) == head2 and (fresh2 / "three.txt").read_text() == "three\n"
+    git("fetch", "origin", cwd=before2)
+    git("merge", "--ff-only", "origin/main", cwd=before2)
+    assert git.out("rev-parse", "HEAD", cwd=before2) == head2, "git fetch through the old URL (public repo) did not bring the new commit"
+    write_random(before2 / "weights.bin", MIB, seed=43)
+    pushed2 = commit_all(git, before2, "pushed to the old URL of a public moved repo")
+    git("push", "origin", "main", cwd=before2)
+    assert api_head(server, "acme/mover2", "wendy") == pushed2, "a push to the old URL of the public moved repo did not land"
 
     # A new repo under the old name takes the name back.
     scenario(
@@ -849,7 +955,8 @@ def test_names_are_case_insensitive_canonical_and_not_reserved(server, acme, tmp
     names = [line.split("\t")[0] for line in users]
     assert sorted(names) == sorted(name for name, _ in USERS), f"user list after refused creates: {users}"
     assert "alice\tadmin\tenabled" in users and "bob\tuser\tenabled" in users, f"user list: {users}"
-    orgs = [line.split("\t")[0] for line in admin(server, "org", "list").stdout.splitlines()]
+    # (member lines, indented, may follow an org's line)
+    orgs = [line.split("\t")[0] for line in admin(server, "org", "list").stdout.splitlines() if not line[:1].isspace()]
     assert orgs == ["acme"], f"org list after refused creates: {orgs}"
     # The admin JSON API refuses the same.
     alice = server.token("alice")
@@ -934,7 +1041,7 @@ def test_disabled_user_and_revoked_token_fail_at_once(server, tmp_path):
     assert "dora\tuser\tdisabled" in admin(server, "user", "list").stdout.splitlines()
     for token, label in ((dora, "write token"), (read_token, "read token")):
         resp = call(server, "GET", "/api/whoami-v2", token=token)
-        assert resp.status == 401, f"whoami with a disabled user's {label} -> {resp}"
+        assert resp.status == 401 and b"Invalid credentials in Authorization header" in resp.body, f"whoami with a disabled user's {label} -> {resp}"
     resp = call(server, "GET", reconstruction, token=cas["accessToken"])
     assert resp.status == 401, f"GET {reconstruction} with a CAS token minted before the disable -> {resp}"
     resp = call(server, "HEAD", f"/{repo}/resolve/main/a.txt", token=dora)
@@ -957,8 +1064,31 @@ def test_disabled_user_and_revoked_token_fail_at_once(server, tmp_path):
     assert_git_failed(git("clone", repo_url(server, repo), tmp_path / "dora-disabled", check=False), "Authentication failed", what="git clone by a disabled user")
     admin_refused(server, "user", "delete", "dora")  # her namespace has repos
 
+    # LFS too: the batch API with Basic credentials.
+    basic = base64.b64encode(f"dora:{dora}".encode()).decode()
+    resp = call(
+        server,
+        "POST",
+        f"/{repo}.git/info/lfs/objects/batch",
+        headers={"Authorization": f"Basic {basic}", "Accept": "application/vnd.git-lfs+json", "Content-Type": "application/vnd.git-lfs+json"},
+        body=json.dumps({"operation": "download", "transfers": ["basic"], "objects": [{"oid": "0" * 64, "size": 1}]}).encode(),
+    )
+    assert resp.status == 401, f"LFS batch with a disabled user's token -> {resp}"
+
     admin(server, "user", "enable", "dora")
     assert "dora\tuser\tenabled" in admin(server, "user", "list").stdout.splitlines()
+    # The admin JSON API does the same.
+    alice = server.token("alice")
+    resp = call(server, "POST", "/api/admin/users/dora/disable", token=alice)
+    assert resp.status in (200, 204), f"POST /api/admin/users/dora/disable -> {resp}"
+    users = {u["name"]: u for u in api_json(server, "/api/admin/users")}
+    assert users["dora"]["disabled"] is True and users["alice"]["isAdmin"] is True, f"GET /api/admin/users: {users}"
+    assert call(server, "GET", "/api/whoami-v2", token=dora).status == 401, "dora still signs in after the API disable"
+    resp = call(server, "POST", "/api/admin/users/dora/enable", token=server.token("bob"))
+    assert resp.status == 403, f"a non-admin enabling a user -> {resp}"
+    resp = call(server, "POST", "/api/admin/users/dora/enable", token=alice)
+    assert resp.status in (200, 204), f"POST /api/admin/users/dora/enable -> {resp}"
+    assert api_json(server, "/api/whoami-v2", "dora")["name"] == "dora"
     scenario(
         server,
         tmp_path,
@@ -985,3 +1115,81 @@ def test_disabled_user_and_revoked_token_fail_at_once(server, tmp_path):
     assert resp.status == 401, f"HEAD resolve with a revoked token -> {resp}"
     resp = call(server, "GET", "/api/whoami-v2", token=dora)
     assert resp.status == 200 and resp.json().get("name") == "dora", f"dora's other token after the revoke -> {resp}"
+
+
+# ---------------------------------------------------------------- 7. the contributor role, role changes, member routes
+def test_contributor_role_role_changes_and_member_routes(server, tmp_path):
+    admin(server, "org", "create", "labs", "--owner", "olga")
+    admin(server, "org", "add-member", "labs", "gus", "--role", "contributor")
+    scenario(
+        server,
+        tmp_path,
+        "olga_labs",
+        """
+        from huggingface_hub import HfApi
+        api = HfApi()
+        api.create_repo("labs/olga-model", private=True)
+        api.upload_file(path_or_fileobj=b"olga's\\n", path_in_repo="o.txt", repo_id="labs/olga-model")
+        """,
+        user="olga",
+    )
+    # A contributor creates repos in the org and writes to those; reads the others.
+    scenario(
+        server,
+        tmp_path,
+        "gus_contributor",
+        """
+        from huggingface_hub import HfApi, hf_hub_download
+        from huggingface_hub.errors import HfHubHTTPError
+        api = HfApi()
+        orgs = {o["name"]: o for o in api.whoami().get("orgs") or []}
+        check((orgs.get("labs") or {}).get("roleInOrg") == "contributor", f"whoami orgs {orgs}")
+        api.create_repo("labs/gus-model", private=True)
+        api.upload_file(path_or_fileobj=b"gus's\\n", path_in_repo="g.txt", repo_id="labs/gus-model")
+        check(Path(hf_hub_download("labs/olga-model", "o.txt")).read_bytes() == b"olga's\\n", "contributor reading another org repo")
+        expect_error(HfHubHTTPError, api.upload_file, path_or_fileobj=b"x", path_in_repo="x.txt", repo_id="labs/olga-model", status=403)
+        """,
+        user="gus",
+    )
+    # Down to read: no more writes, even to the repo he created.
+    admin(server, "org", "add-member", "labs", "gus", "--role", "read")
+    scenario(
+        server,
+        tmp_path,
+        "gus_read",
+        """
+        from huggingface_hub import HfApi, hf_hub_download
+        from huggingface_hub.errors import HfHubHTTPError
+        api = HfApi()
+        orgs = {o["name"]: o for o in api.whoami().get("orgs") or []}
+        check((orgs.get("labs") or {}).get("roleInOrg") == "read", f"whoami orgs after the role change {orgs}")
+        expect_error(HfHubHTTPError, api.upload_file, path_or_fileobj=b"x", path_in_repo="x.txt", repo_id="labs/gus-model", status=403)
+        expect_error(HfHubHTTPError, api.create_repo, "labs/gus-second", status=403)
+        check(Path(hf_hub_download("labs/gus-model", "g.txt")).read_bytes() == b"gus's\\n", "read member reading")
+        """,
+        user="gus",
+    )
+    # The user overview: counts only what the caller may see, orgs listed.
+    overview = api_json(server, "/api/users/olga/overview", "gus")
+    assert overview.get("user") == "olga" and overview.get("type") == "user", f"GET /api/users/olga/overview: {overview}"
+    assert {"labs", "acme"} >= {o.get("name") for o in overview.get("orgs") or []} >= {"labs"}, f"olga's orgs in her overview: {overview}"
+    assert call(server, "GET", "/api/users/no-such-user/overview").status == 404
+
+    # Removed: the private org repos disappear.
+    admin(server, "org", "remove-member", "labs", "gus")
+    resp = call(server, "GET", "/api/models/labs/olga-model", token=server.token("gus"))
+    assert resp.status == 404 and resp.headers.get("x-error-code") == "RepoNotFound", f"a removed member reading a private org repo -> {resp}"
+    assert "labs" not in [o.get("name") for o in api_json(server, "/api/whoami-v2", "gus").get("orgs") or []]
+
+    # Member routes over HTTP: the org admin (not a site admin) manages members; others may not.
+    olga = server.token("olga")
+    resp = call(server, "PUT", "/api/organizations/labs/members/una", token=olga, json_body={"role": "write"})
+    assert resp.status in (200, 204), f"PUT /api/organizations/labs/members/una by the org admin -> {resp}"
+    roles = {o.get("name"): o.get("roleInOrg") for o in api_json(server, "/api/whoami-v2", "una").get("orgs") or []}
+    assert roles.get("labs") == "write", f"una's orgs after PUT: {roles}"
+    resp = call(server, "PUT", "/api/organizations/labs/members/nick", token=server.token("una"), json_body={"role": "admin"})
+    assert resp.status == 403, f"PUT /api/organizations/labs/members/nick by a write member -> {resp}"
+    resp = call(server, "DELETE", "/api/organizations/labs/members/una", token=olga)
+    assert resp.status in (200, 204), f"DELETE /api/organizations/labs/members/una -> {resp}"
+    members = [m.get("user") for m in api_json(server, "/api/organizations/labs/members", "olga")]
+    assert sorted(members) == ["olga"], f"labs members at the end: {members}"
