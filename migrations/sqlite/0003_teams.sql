@@ -18,6 +18,7 @@ CREATE INDEX org_members_user ON org_members (user_id);
 
 -- What a fine-grained token may reach: one repo, or every repo of one namespace.
 CREATE TABLE token_scopes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     token_id INTEGER NOT NULL REFERENCES tokens (id) ON DELETE CASCADE,
     repo_id INTEGER REFERENCES repos (id) ON DELETE CASCADE,
     namespace_id INTEGER REFERENCES users (id) ON DELETE CASCADE,

@@ -307,7 +307,7 @@ impl SqlStore {
     /// A fine-grained token's grants, with the names of what they reach.
     async fn token_grants(&self, token_id: i64) -> Result<Vec<TokenGrant>> {
         let rows = sqlx::query(
-            "SELECT s.access, r.id AS repo_id, r.repo_type, r.namespace AS repo_namespace, r.name AS repo_name,                     a.id AS account_id, a.name AS account_name, a.kind AS account_kind              FROM token_scopes s LEFT JOIN repos r ON r.id = s.repo_id LEFT JOIN users a ON a.id = s.namespace_id              WHERE s.token_id = $1",
+            "SELECT s.access, r.id AS repo_id, r.repo_type, r.namespace AS repo_namespace, r.name AS repo_name,                     a.id AS account_id, a.name AS account_name, a.kind AS account_kind              FROM token_scopes s LEFT JOIN repos r ON r.id = s.repo_id LEFT JOIN users a ON a.id = s.namespace_id              WHERE s.token_id = $1 ORDER BY s.id",
         )
         .bind(token_id)
         .fetch_all(&self.pool)
