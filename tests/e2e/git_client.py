@@ -18,7 +18,9 @@ stderr) and raises GitCommandFailed, with both, on a non-zero exit unless
 
 from __future__ import annotations
 
+import hashlib
 import os
+import random
 import shlex
 import stat
 import subprocess
@@ -50,6 +52,27 @@ class GitCommandFailed(AssertionError):
     def __init__(self, message: str, result: subprocess.CompletedProcess):
         super().__init__(message)
         self.result = result
+
+
+MIB = 1 << 20
+
+
+def write_random(path: Path, size: int, seed: int) -> str:
+    """Writes `size` deterministic random bytes to `path`; returns their sha256."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = random.Random(seed).randbytes(size)
+    path.write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    """The sha256 of a file, read in 4 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(4 * MIB):
+            h.update(block)
+    return h.hexdigest()
 
 
 def repo_url(server, repo: str, *, repo_type: str = "model", dot_git: bool = False, user: str | None = None, token: str | None = None) -> str:

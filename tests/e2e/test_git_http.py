@@ -25,14 +25,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import random
 import time
 import urllib.request
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from git_client import GitClient, describe_git, repo_url
+from git_client import GitClient, describe_git, repo_url, sha256_file, write_random
 from tessera_server import describe, run_scenario, scenario, tree_files
 
 MIB = 1024 * 1024
@@ -40,21 +39,6 @@ LFS_SPEC = "version https://git-lfs.github.com/spec/v1"
 
 
 # ---------------------------------------------------------------- helpers
-def write_random(path: Path, size: int, seed: int) -> str:
-    """Writes `size` deterministic random bytes to `path`; returns their sha256."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = random.Random(seed).randbytes(size)
-    path.write_bytes(data)
-    return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(4 * MIB):
-            h.update(block)
-    return h.hexdigest()
 
 
 def client(tmp_path: Path, name: str, server, user: str | None = "alice", token: str | None = None) -> GitClient:

@@ -14,10 +14,8 @@ order.
 from __future__ import annotations
 
 import base64
-import hashlib
 import http.client
 import json
-import random
 import re
 import shutil
 import subprocess
@@ -27,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from git_client import GitClient, describe_git, repo_url
+from git_client import GitClient, describe_git, repo_url, sha256_file, write_random
 from tessera_server import TesseraServer, cli, describe, scenario, tree_files
 
 MIB = 1024 * 1024
@@ -143,18 +141,6 @@ def api_json(server, path: str, user: str = "alice"):
 
 def api_head(server, repo: str, user: str = "alice") -> str:
     return api_json(server, f"/api/models/{repo}", user)["sha"]
-
-
-def write_random(path: Path, size: int, seed: int) -> str:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = random.Random(seed).randbytes(size)
-    path.write_bytes(data)
-    return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def worktree_shas(root: Path) -> dict[str, str]:

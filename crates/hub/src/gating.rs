@@ -35,6 +35,13 @@ fn require_gated(repo: &Repo) -> ApiResult<()> {
     Ok(())
 }
 
+/// The gated repo a route names, if the caller may review its requests (writers).
+async fn reviewed_repo(state: &AppState, caller: &Caller, route: &RepoPath) -> ApiResult<Repo> {
+    let repo = route.authorized(state, caller, RepoAction::Write).await?;
+    require_gated(&repo)?;
+    Ok(repo)
+}
+
 fn request_json(request: &AccessRequest) -> Value {
     let fields = request.fields.as_deref().and_then(|fields| serde_json::from_str::<Value>(fields).ok());
     json!({
@@ -79,8 +86,7 @@ pub async fn ask(
 
 /// `GET /api/{type}s/{ns}/{name}/user-access-request/{status}`: the requests in one status (maintainers).
 pub async fn list(State(state): State<AppState>, caller: Caller, route: RepoPath) -> ApiResult<Json<Value>> {
-    let repo = route.authorized(&state, &caller, RepoAction::Write).await?;
-    require_gated(&repo)?;
+    let repo = reviewed_repo(&state, &caller, &route).await?;
     let status = AccessStatus::parse(route.param("status"))
         .ok_or_else(|| ApiError::NotFound(format!("Unknown status {:?}", route.param("status"))))?;
     let requests = state.db.access_requests(repo.id, status).await?;
@@ -96,8 +102,7 @@ pub async fn handle(
     route: RepoPath,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let repo = route.authorized(&state, &caller, RepoAction::Write).await?;
-    require_gated(&repo)?;
+    let repo = reviewed_repo(&state, &caller, &route).await?;
     let body: HandleRequest = parse_json(&body)?;
     let status = body
         .status
@@ -141,8 +146,7 @@ pub async fn grant(
     route: RepoPath,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let repo = route.authorized(&state, &caller, RepoAction::Write).await?;
-    require_gated(&repo)?;
+    let repo = reviewed_repo(&state, &caller, &route).await?;
     let body: HandleRequest = parse_json(&body)?;
     let name = body.user.ok_or_else(|| ApiError::BadRequest("user is required".into()))?;
     let user = user_named(&state, &name).await?;
