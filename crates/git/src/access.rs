@@ -29,8 +29,9 @@ pub async fn authorize(
     need: Need,
     old_name: OldName,
 ) -> Result<Repo, GitError> {
-    // A token we do not know is answered like no token: git asks again.
-    let caller = caller.map_err(|_| GitError::Challenge)?;
+    // A token we do not know (revoked, or its user disabled) is a 401 with
+    // the challenge too, saying so: git asks its credential helpers again.
+    let caller = caller?;
     let action = match need {
         Need::Read => RepoAction::Download,
         Need::Write => RepoAction::Write,

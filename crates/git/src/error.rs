@@ -10,9 +10,6 @@ use tessera_api::auth::BASIC_CHALLENGE;
 /// An error answered to a git client.
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {
-    /// No credentials, or bad ones, where they are needed (401 with a Basic challenge).
-    #[error("Authentication required: use your user name and an access token as password")]
-    Challenge,
     /// Authenticated but not allowed (403).
     #[error("{0}")]
     Forbidden(String),
@@ -42,8 +39,9 @@ impl From<tessera_db::DbError> for GitError {
 impl IntoResponse for GitError {
     fn into_response(self) -> Response {
         let (status, message) = match self {
-            Self::Challenge | Self::Api(ApiError::Unauthorized(_)) => {
-                (StatusCode::UNAUTHORIZED, Self::Challenge.to_string())
+            // No credentials, or bad ones, where they are needed: 401 with a Basic challenge.
+            Self::Api(ApiError::Unauthorized(why)) => {
+                (StatusCode::UNAUTHORIZED, format!("{why}: use your user name and an access token as password"))
             }
             Self::Api(error) => return error.into_response(),
             Self::Forbidden(message) => (StatusCode::FORBIDDEN, message),
