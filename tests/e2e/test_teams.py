@@ -1179,3 +1179,75 @@ def test_contributor_role_role_changes_and_member_routes(server, tmp_path):
     assert resp.status in (200, 204), f"DELETE /api/organizations/labs/members/una -> {resp}"
     members = [m.get("user") for m in api_json(server, "/api/organizations/labs/members", "olga")]
     assert sorted(members) == ["olga"], f"labs members at the end: {members}"
+
+
+# ---------------------------------------------------------------- 8. review regressions
+def test_tokens_moves_and_links_leak_nothing(server, acme, tmp_path):
+    """What a security review of the teams model found, each now refused:
+    token scopes as an oracle for private repos, grants naming a private
+    repo's new name, LFS links outliving a disabled user, silent 307s for
+    body-named old ids, an org repo moved out by a contributor, reserved
+    `blob`/`raw`, and the token list of a disabled user."""
+    from lfs_helpers import create_repo as lfs_create_repo, download_href, http as lfs_http, upload_basic
+
+    olga, nick = server.token("olga"), server.token("nick")
+    secret = "acme/Review-Secret"
+    resp = call(server, "POST", "/api/repos/create", token=olga, json_body={"name": secret, "private": True})
+    assert resp.status == 200, resp
+
+    # 1. A non-member naming a private repo in a token: the same 404 as a missing repo.
+    def scoped(name, kind="model"):
+        body = {"name": "probe", "role": "fineGrained", "scoped": [{"entity": {"type": kind, "name": name}, "permissions": ["repo.content.read"]}]}
+        return call(server, "POST", "/api/settings/tokens", token=nick, json_body=body)
+
+    hidden, missing = scoped("ACME/review-secret"), scoped("acme/no-such-repo")
+    assert hidden.status == missing.status == 404, (hidden, missing)
+    assert b"Review-Secret" not in hidden.body and hidden.body.replace(b"ACME/review-secret", b"X") == missing.body.replace(b"acme/no-such-repo", b"X")
+    assert scoped("acme", kind="org").status == 403, "a namespace grant on an org the user is not in"
+
+    # 2. A member's grant on a repo they then lose: whoami and the token list do not name it.
+    admin(server, "org", "add-member", "acme", "nick", "--role", "read")
+    made = scoped(secret)
+    assert made.status == 200, made
+    nick_scoped = made.json()["token"]
+    admin(server, "org", "remove-member", "acme", "nick")
+    assert call(server, "POST", "/api/repos/move", token=olga, json_body={"fromRepo": secret, "toRepo": "acme/project-x", "type": "model"}).status == 200
+    for resp in (call(server, "GET", "/api/whoami-v2", token=nick_scoped), call(server, "GET", "/api/settings/tokens", token=nick)):
+        assert resp.status == 200 and b"project-x" not in resp.body and b"Review-Secret" not in resp.body, resp
+
+    # 3. LFS links ask the rule again: a disabled user's download link stops at once.
+    lfs_create_repo(server, "una", "lfs-links", private=True)
+    data = b"secret weights " * 100
+    oid = upload_basic(server, "una/lfs-links", server.token("una"), data)
+    href = download_href(server, "una/lfs-links", server.token("una"), oid, len(data))
+    assert lfs_http(href).body == data
+    admin(server, "user", "disable", "una")
+    try:
+        refused = lfs_http(href)
+        assert refused.status == 401 and data not in refused.body, refused
+        listed = admin(server, "token", "list", "una").stdout
+        assert "admin-cli" in listed, f"a disabled user's tokens can still be audited: {listed!r}"
+    finally:
+        admin(server, "user", "enable", "una")
+    assert lfs_http(href).body == data
+
+    # 4. Old ids: a percent-encoded one is redirected with a Location; body-named routes act on the repo.
+    wendy = server.token("wendy")
+    for name in ("review-old", "review-old-2"):
+        assert call(server, "POST", "/api/repos/create", token=wendy, json_body={"name": f"acme/{name}"}).status == 200
+    assert call(server, "POST", "/api/repos/move", token=olga, json_body={"fromRepo": "acme/review-old", "toRepo": "acme/review-new", "type": "model"}).status == 200
+    resp = call(server, "GET", "/api/models/acme/review%2Dold/tree/main", token=wendy)
+    assert resp.status == 307 and resp.headers.get("location", "").endswith("/api/models/acme/review-new/tree/main"), resp
+    moved = call(server, "POST", "/api/repos/move", token=olga, json_body={"fromRepo": "acme/review-old", "toRepo": "acme/review-newer", "type": "model"})
+    assert moved.status == 200 and call(server, "GET", "/api/models/acme/review-newer", token=olga).status == 200, moved
+    deleted = call(server, "DELETE", "/api/repos/delete", token=olga, json_body={"name": "acme/review-old"})
+    assert deleted.status == 200 and call(server, "GET", "/api/models/acme/review-newer", token=olga).status == 404, deleted
+
+    # 5. Moving a repo out of an organization is for its admins: wendy (write) may not, olga (admin) may.
+    out = call(server, "POST", "/api/repos/move", token=wendy, json_body={"fromRepo": "acme/review-old-2", "toRepo": "wendy/mine", "type": "model"})
+    assert out.status == 403, out
+    assert call(server, "POST", "/api/repos/move", token=olga, json_body={"fromRepo": "acme/review-old-2", "toRepo": "olga/taken-out", "type": "model"}).status == 200
+
+    # 6. Names the web UI's pages use are reserved.
+    for reserved in ("blob", "raw", "Tree"):
+        assert "reserved" in admin_refused(server, "user", "create", reserved).stderr

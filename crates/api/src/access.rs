@@ -23,10 +23,10 @@ use std::collections::HashMap;
 use axum::extract::Request;
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 use tessera_db::{AccessStatus, Gating, GrantTarget, OrgRole, Repo, RepoType, TokenScope, User};
 
-use crate::auth::{Caller, Principal};
+use crate::auth::{Caller, INVALID_CREDENTIALS, Principal};
 use crate::error::{ApiError, ApiResult, MovedRepo};
 use crate::repo_url::RepoUrl;
 use crate::state::AppState;
@@ -231,6 +231,24 @@ pub async fn authorize_repo(state: &AppState, caller: &Caller, repo: &Repo, acti
     })
 }
 
+/// Asks the rule again for a capability minted earlier (a CAS token, an
+/// LFS object URL) when it is used: the user token it was minted through
+/// (`None`: anonymous) must still work (not revoked, its user not
+/// disabled; else 401) and must still allow `action` on the repo, so a
+/// revocation, a lost membership or a repo made private takes effect at once.
+pub async fn recheck(state: &AppState, token_id: Option<i64>, repo_id: i64, action: RepoAction) -> ApiResult<Repo> {
+    let caller = match token_id {
+        None => Caller(None),
+        Some(token_id) => match state.db.token_by_id(token_id).await? {
+            Some((user, token)) => Caller(Some(Principal { user, token })),
+            None => return Err(ApiError::Unauthorized(INVALID_CREDENTIALS.into())),
+        },
+    };
+    let repo = state.db.repo_by_id(repo_id).await?.ok_or(ApiError::RepoNotFound)?;
+    authorize_repo(state, &caller, &repo, action).await?;
+    Ok(repo)
+}
+
 /// Loads the repo a route names and authorizes `action` on it. Names match
 /// case-insensitively; the old name of a moved repo answers a redirect to
 /// callers who may see it ([`ApiError::RepoMoved`]).
@@ -265,10 +283,32 @@ pub enum OldName {
     Serve,
 }
 
-/// The repo for a git or git-lfs client: [`repo_for`], except that an
-/// anonymous caller who lacks access gets 401 (missing repo or not, so
-/// private names do not leak), which those surfaces send with a Basic
-/// challenge: git then asks its credential helpers and retries.
+/// [`repo_for`], except that the old name of a moved repo names the repo
+/// itself instead of answering a redirect: for requests that cannot follow
+/// one (git after its first request, LFS, and routes that name the repo in
+/// their body, such as delete and move).
+pub async fn repo_following_moves(
+    state: &AppState,
+    caller: &Caller,
+    repo_type: RepoType,
+    namespace: &str,
+    name: &str,
+    action: RepoAction,
+) -> ApiResult<Repo> {
+    match repo_for(state, caller, repo_type, namespace, name, action).await {
+        Err(ApiError::RepoMoved(moved)) => match state.db.redirected_repo(repo_type, namespace, name).await? {
+            Some(repo) => authorize_repo(state, caller, &repo, action).await.map(|()| repo),
+            None => Err(ApiError::RepoMoved(moved)),
+        },
+        other => other,
+    }
+}
+
+/// The repo for a git or git-lfs client: [`repo_for`] or
+/// [`repo_following_moves`] as `old_name` says, except that an anonymous
+/// caller who lacks access gets 401 (missing repo or not, so private names
+/// do not leak), which those surfaces send with a Basic challenge: git then
+/// asks its credential helpers and retries.
 pub async fn repo_for_git_client(
     state: &AppState,
     caller: &Caller,
@@ -276,14 +316,10 @@ pub async fn repo_for_git_client(
     action: RepoAction,
     old_name: OldName,
 ) -> ApiResult<Repo> {
-    let found = match repo_for(state, caller, url.repo_type, &url.namespace, &url.name, action).await {
-        Err(ApiError::RepoMoved(moved)) if old_name == OldName::Serve => {
-            match state.db.redirected_repo(url.repo_type, &url.namespace, &url.name).await? {
-                Some(repo) => authorize_repo(state, caller, &repo, action).await.map(|()| repo),
-                None => Err(ApiError::RepoMoved(moved)),
-            }
-        }
-        other => other,
+    let (repo_type, namespace, name) = (url.repo_type, url.namespace.as_str(), url.name.as_str());
+    let found = match old_name {
+        OldName::Redirect => repo_for(state, caller, repo_type, namespace, name, action).await,
+        OldName::Serve => repo_following_moves(state, caller, repo_type, namespace, name, action).await,
     };
     found.map_err(|error| match error {
         ApiError::RepoNotFound | ApiError::Forbidden(_) | ApiError::Gated { .. } if caller.0.is_none() => {
@@ -291,6 +327,23 @@ pub async fn repo_for_git_client(
         }
         other => other,
     })
+}
+
+/// Whether `user`, with all their rights (whatever token they called with),
+/// may see `repo`: for checks of what a user asks a new token to reach.
+pub async fn user_may_see(state: &AppState, user: &User, repo: &Repo) -> ApiResult<bool> {
+    let role = if user.is_admin || repo.owner_id == user.id {
+        None
+    } else {
+        state.db.member_role(repo.owner_id, user.id).await?
+    };
+    Ok(!repo.private || user_level(user, repo, role) >= Level::Read)
+}
+
+/// Whether `account`'s namespace is `user`'s own, one of their
+/// organizations', or any (site admins).
+pub async fn user_in_namespace(state: &AppState, user: &User, account: &User) -> ApiResult<bool> {
+    Ok(user.is_admin || account.id == user.id || state.db.member_role(account.id, user.id).await?.is_some())
 }
 
 /// What a caller asks to do in a namespace.
@@ -361,15 +414,18 @@ pub fn require_site_admin(caller: &Caller) -> ApiResult<&Principal> {
 }
 
 /// Middleware that gives a [`ApiError::RepoMoved`] answer its `Location`:
-/// the request's URL with the old repo id replaced by the new one.
+/// the request's URL with the old repo id replaced by the new one. A
+/// redirect it cannot place is answered as a missing repo instead.
 pub async fn locate_moved_repos(request: Request, next: Next) -> Response {
     let path_and_query = request.uri().path_and_query().map(|pq| pq.as_str().to_owned()).unwrap_or_default();
     let mut response = next.run(request).await;
-    if let Some(moved) = response.extensions().get::<MovedRepo>()
-        && let Some(location) = moved.relocate(&path_and_query)
-        && let Ok(value) = HeaderValue::from_str(&location)
-    {
-        response.headers_mut().insert(header::LOCATION, value);
+    if let Some(moved) = response.extensions().get::<MovedRepo>() {
+        match moved.relocate(&path_and_query).and_then(|location| HeaderValue::from_str(&location).ok()) {
+            Some(location) => {
+                response.headers_mut().insert(header::LOCATION, location);
+            }
+            None => return ApiError::RepoNotFound.into_response(),
+        }
     }
     response
 }

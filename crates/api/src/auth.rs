@@ -82,6 +82,12 @@ pub async fn issue_token(
     Ok((secret, token))
 }
 
+/// The answer for a grant on a repo that does not exist (or, through the
+/// API, that the user may not see: the same answer, so nothing leaks).
+pub fn no_such_repo(kind: &str, name: &str) -> ApiError {
+    ApiError::NotFound(format!("No {kind} repo {name}"))
+}
+
 /// A fine-grained grant on what `kind` (`model`, `dataset`, `space`, or
 /// `user`/`org` for a namespace) and `name` (`ns/name`, or `ns`) name.
 pub async fn resolve_grant(
@@ -107,23 +113,28 @@ pub async fn resolve_grant(
             let (namespace, repo_name) = name
                 .split_once('/')
                 .ok_or_else(|| ApiError::BadRequest(format!("Invalid repo id {name:?}: expected namespace/name")))?;
-            let repo = db
-                .repo(repo_type, namespace, repo_name)
-                .await?
-                .ok_or_else(|| ApiError::NotFound(format!("No {kind} repo {name}")))?;
+            let repo = db.repo(repo_type, namespace, repo_name).await?.ok_or_else(|| no_such_repo(kind, name))?;
             GrantTarget::Repo { id: repo.id, repo_type, full_name: repo.full_name() }
         }
     };
     Ok(TokenGrant { target, write })
 }
 
+/// What a grant on a repo the viewer may no longer see is named (its
+/// current name could tell where a private repo was moved).
+pub const HIDDEN_REPO: &str = "(a repo you cannot see)";
+
 /// HF's description of a fine-grained token's scopes:
-/// `[{"entity": {"type", "name"}, "permissions": [...]}]`.
-pub fn grants_json(grants: &[TokenGrant]) -> serde_json::Value {
+/// `[{"entity": {"type", "name"}, "permissions": [...]}]`; repos whose ids
+/// are in `hidden` are not named.
+pub fn grants_json(grants: &[TokenGrant], hidden: &std::collections::HashSet<i64>) -> serde_json::Value {
     let scoped: Vec<serde_json::Value> = grants
         .iter()
         .map(|grant| {
             let (kind, name) = match &grant.target {
+                GrantTarget::Repo { id, repo_type, .. } if hidden.contains(id) => {
+                    (repo_type.as_str(), HIDDEN_REPO.to_owned())
+                }
                 GrantTarget::Repo { repo_type, full_name, .. } => (repo_type.as_str(), full_name.clone()),
                 GrantTarget::Namespace { name, kind, .. } => (kind.as_str(), name.clone()),
             };

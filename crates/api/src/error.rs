@@ -8,6 +8,7 @@
 use axum::Json;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use percent_encoding::percent_decode_str;
 use serde_json::json;
 use tessera_db::Repo;
 
@@ -159,21 +160,30 @@ pub struct MovedRepo {
 }
 
 impl MovedRepo {
-    /// `path_and_query` with its first `/{from}` segment pair (followed by
-    /// `/`, `.git`, `?` or the end) replaced by `/{to}`.
+    /// `path_and_query` with the first pair of path segments that decode to
+    /// the old `namespace` and `name` (the name may carry `.git`) replaced
+    /// by the new id; `None` if the path names no such pair.
     pub fn relocate(&self, path_and_query: &str) -> Option<String> {
-        let needle = format!("/{}", self.from);
-        let mut search_from = 0;
-        while let Some(found) = path_and_query[search_from..].find(&needle) {
-            let start = search_from + found;
-            let end = start + needle.len();
-            let rest = &path_and_query[end..];
-            if rest.is_empty() || rest.starts_with(['/', '?']) || rest.starts_with(".git") {
-                return Some(format!("{}/{}{rest}", &path_and_query[..start], self.to));
-            }
-            search_from = end;
-        }
-        None
+        let (path, query) = match path_and_query.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (path_and_query, None),
+        };
+        let (from_namespace, from_name) = self.from.split_once('/')?;
+        let decode = |segment: &str| percent_decode_str(segment).decode_utf8_lossy().into_owned();
+        let mut segments: Vec<String> = path.split('/').map(str::to_owned).collect();
+        let at = (0..segments.len().saturating_sub(1)).find(|&i| {
+            let name = decode(&segments[i + 1]);
+            decode(&segments[i]) == from_namespace && name.strip_suffix(".git").unwrap_or(&name) == from_name
+        })?;
+        let (to_namespace, to_name) = self.to.split_once('/')?;
+        let git_suffix = if decode(&segments[at + 1]).ends_with(".git") { ".git" } else { "" };
+        segments[at] = to_namespace.to_owned();
+        segments[at + 1] = format!("{to_name}{git_suffix}");
+        let path = segments.join("/");
+        Some(match query {
+            Some(query) => format!("{path}?{query}"),
+            None => path,
+        })
     }
 }
 
@@ -260,5 +270,10 @@ mod tests {
         );
         assert_eq!(moved.relocate("/Alice/old").as_deref(), Some("/acme/new"));
         assert_eq!(moved.relocate("/Alice/older/x"), None);
+        assert_eq!(
+            moved.relocate("/api/models/Alice/ol%64/tree/refs%2Fpr%2F1?x=1").as_deref(),
+            Some("/api/models/acme/new/tree/refs%2Fpr%2F1?x=1"),
+            "percent-encoded ids are found, other segments kept as sent"
+        );
     }
 }

@@ -10,6 +10,8 @@ pub const RESERVED_NAMES: &[&str] = &[
     "assets",
     "avatars",
     "billing",
+    "blame",
+    "blob",
     "blog",
     "buckets",
     "chat",
@@ -19,8 +21,10 @@ pub const RESERVED_NAMES: &[&str] = &[
     "datasets",
     "discussions",
     "docs",
+    "edit",
     "enterprise",
     "faq",
+    "favicon.ico",
     "health",
     "join",
     "learn",
@@ -39,8 +43,10 @@ pub const RESERVED_NAMES: &[&str] = &[
     "posts",
     "pricing",
     "privacy",
+    "raw",
     "ready",
     "resolve",
+    "robots.txt",
     "search",
     "settings",
     "spaces",
@@ -49,6 +55,7 @@ pub const RESERVED_NAMES: &[&str] = &[
     "support",
     "terms",
     "tree",
+    "upload",
     "user",
     "users",
     "v1",
@@ -101,7 +108,7 @@ mod tests {
         for bad in ["", "-a", ".a", "a-", "a--b", "a..b", "a b", "a/b", &"x".repeat(43)] {
             assert!(account_name_problem(bad).is_some(), "{bad:?}");
         }
-        for reserved in ["settings", "API", "Models", "buckets", "new"] {
+        for reserved in ["settings", "API", "Models", "buckets", "new", "blob", "raw", "robots.txt"] {
             assert!(account_name_problem(reserved).unwrap().contains("reserved"), "{reserved}");
         }
     }

@@ -114,32 +114,41 @@ impl Signer {
     }
 }
 
+/// What a Git LFS object URL allows: one action on one object of one
+/// repo, for the user token that asked for it, until it expires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LfsHref<'a> {
+    /// `upload`, `download` or `verify`.
+    pub action: &'a str,
+    /// The repo.
+    pub repo_id: i64,
+    /// The user token the batch request came with (`None`: anonymous), so
+    /// the access rule can be asked again when the URL is used.
+    pub token_id: Option<i64>,
+    /// The object's sha256, hex.
+    pub oid: &'a str,
+    /// Its size.
+    pub size: u64,
+    /// Unix seconds after which it is refused.
+    pub expires_at: i64,
+}
+
 impl Signer {
-    /// The signature of a Git LFS object URL: `action` (`upload`,
-    /// `download`, `verify`) of object `oid` of `size` bytes in repo
-    /// `repo_id`, until `expires_at`.
-    pub fn lfs_signature(&self, action: &str, repo_id: i64, oid: &str, size: u64, expires_at: i64) -> String {
-        let message = format!("lfs:{action}:{repo_id}:{oid}:{size}:{expires_at}");
+    /// The signature of a Git LFS object URL.
+    pub fn lfs_signature(&self, href: &LfsHref<'_>) -> String {
+        let token_id = href.token_id.map_or_else(|| "-".to_owned(), |id| id.to_string());
+        let message =
+            format!("lfs2:{}:{}:{token_id}:{}:{}:{}", href.action, href.repo_id, href.oid, href.size, href.expires_at);
         URL_SAFE_NO_PAD.encode(blake3::keyed_hash(&self.url_key, message.as_bytes()).as_bytes())
     }
 
     /// Checks a Git LFS object URL's signature at unix time `now`.
-    #[expect(clippy::too_many_arguments, reason = "each signed field is its own argument")]
-    pub fn verify_lfs(
-        &self,
-        action: &str,
-        repo_id: i64,
-        oid: &str,
-        size: u64,
-        expires_at: i64,
-        signature: &str,
-        now: i64,
-    ) -> Result<(), SignatureError> {
-        let expected = self.lfs_signature(action, repo_id, oid, size, expires_at);
+    pub fn verify_lfs(&self, href: &LfsHref<'_>, signature: &str, now: i64) -> Result<(), SignatureError> {
+        let expected = self.lfs_signature(href);
         if !constant_time_eq(expected.as_bytes(), signature.as_bytes()) {
             return Err(SignatureError::Invalid);
         }
-        if expires_at <= now {
+        if href.expires_at <= now {
             return Err(SignatureError::Expired);
         }
         Ok(())
@@ -169,12 +178,19 @@ mod tests {
     #[test]
     fn lfs_urls_name_one_action_and_object() {
         let signer = Signer::new(b"secret");
-        let signature = signer.lfs_signature("upload", 3, "ab", 10, 50);
-        assert!(signer.verify_lfs("upload", 3, "ab", 10, 50, &signature, 49).is_ok());
-        assert_eq!(signer.verify_lfs("download", 3, "ab", 10, 50, &signature, 49), Err(SignatureError::Invalid));
-        assert_eq!(signer.verify_lfs("upload", 4, "ab", 10, 50, &signature, 49), Err(SignatureError::Invalid));
-        assert_eq!(signer.verify_lfs("upload", 3, "ab", 11, 50, &signature, 49), Err(SignatureError::Invalid));
-        assert_eq!(signer.verify_lfs("upload", 3, "ab", 10, 50, &signature, 50), Err(SignatureError::Expired));
+        let href = LfsHref { action: "upload", repo_id: 3, token_id: Some(9), oid: "ab", size: 10, expires_at: 50 };
+        let signature = signer.lfs_signature(&href);
+        assert!(signer.verify_lfs(&href, &signature, 49).is_ok());
+        for forged in [
+            LfsHref { action: "download", ..href },
+            LfsHref { repo_id: 4, ..href },
+            LfsHref { token_id: None, ..href },
+            LfsHref { token_id: Some(8), ..href },
+            LfsHref { size: 11, ..href },
+        ] {
+            assert_eq!(signer.verify_lfs(&forged, &signature, 49), Err(SignatureError::Invalid), "{forged:?}");
+        }
+        assert_eq!(signer.verify_lfs(&href, &signature, 50), Err(SignatureError::Expired));
     }
 
     #[test]

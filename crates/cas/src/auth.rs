@@ -7,8 +7,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use tessera_api::access::{RepoAction, authorize_repo};
-use tessera_api::auth::{Caller, INVALID_CREDENTIALS, Principal};
+use tessera_api::access::{RepoAction, recheck};
 use tessera_api::signing::{CasGrant, SignatureError};
 use tessera_api::time::now_secs;
 use tessera_api::{ApiError, AppState};
@@ -39,16 +38,8 @@ impl FromRequestParts<AppState> for CasAuth {
             Err(SignatureError::Expired) => return Err(ApiError::Unauthorized("CAS token expired".into())),
             Err(SignatureError::Invalid) => return Err(ApiError::Unauthorized("invalid CAS token".into())),
         };
-        let caller = match grant.token_id {
-            None => Caller(None),
-            Some(token_id) => match state.db.token_by_id(token_id).await? {
-                Some((user, token)) => Caller(Some(Principal { user, token })),
-                None => return Err(ApiError::Unauthorized(INVALID_CREDENTIALS.into())),
-            },
-        };
-        let repo = state.db.repo_by_id(grant.repo_id).await?.ok_or(ApiError::RepoNotFound)?;
         let action = if grant.write { RepoAction::Write } else { RepoAction::Download };
-        authorize_repo(state, &caller, &repo, action).await?;
+        recheck(state, grant.token_id, grant.repo_id, action).await?;
         Ok(Self(grant))
     }
 }

@@ -35,6 +35,9 @@ pub enum DbError {
     /// Applying migrations failed.
     #[error("migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database cannot be upgraded as it is; the message says what to change.
+    #[error("cannot upgrade the database: {0}")]
+    Upgrade(String),
 }
 
 /// Short-hand result for this crate.
@@ -99,7 +102,7 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn token_by_hash(&self, token_hash: &[u8]) -> Result<Option<(User, Token)>>;
     /// A token by row id, and its user, unless that user is disabled.
     async fn token_by_id(&self, id: i64) -> Result<Option<(User, Token)>>;
-    /// A user's tokens, oldest first.
+    /// A user's tokens, oldest first, even while the user is disabled.
     async fn tokens(&self, user_id: i64) -> Result<Vec<Token>>;
     /// Revokes a token; `false` if there was none.
     async fn delete_token(&self, id: i64) -> Result<bool>;

@@ -44,9 +44,38 @@ impl SqlStore {
 
     /// Applies pending migrations.
     pub async fn migrate(&self) -> Result<()> {
+        self.refuse_case_collisions().await?;
         let migrator = if self.backend == "sqlite" { &SQLITE_MIGRATIONS } else { &POSTGRES_MIGRATIONS };
         migrator.run(&self.pool).await?;
         Ok(())
+    }
+
+    /// Before names become case-insensitive (migration 0003), a database of
+    /// an earlier release may hold names that differ only in case; the
+    /// upgrade would fail on its unique indexes. Says which, so an operator
+    /// can rename them. (A fresh database has no tables yet: nothing to check.)
+    async fn refuse_case_collisions(&self) -> Result<()> {
+        const USERS: &str = "SELECT name AS id FROM users WHERE lower(name) IN \
+             (SELECT lower(name) FROM users GROUP BY lower(name) HAVING COUNT(*) > 1) ORDER BY lower(name), name";
+        const REPOS: &str = "SELECT repo_type || ' ' || namespace || '/' || name AS id FROM repos r WHERE \
+             (SELECT COUNT(*) FROM repos o WHERE o.repo_type = r.repo_type AND lower(o.namespace) = lower(r.namespace) \
+              AND lower(o.name) = lower(r.name)) > 1 ORDER BY lower(namespace), lower(name), namespace, name";
+        let mut colliding = Vec::new();
+        for (what, sql) in [("users", USERS), ("repos", REPOS)] {
+            let Ok(rows) = sqlx::query(sql).fetch_all(&self.pool).await else { continue };
+            let ids: Vec<String> = rows.iter().filter_map(|row| row.try_get::<String, _>("id").ok()).collect();
+            if !ids.is_empty() {
+                colliding.push(format!("{what}: {}", ids.join(", ")));
+            }
+        }
+        if colliding.is_empty() {
+            return Ok(());
+        }
+        Err(DbError::Upgrade(format!(
+            "names are now case-insensitive, and these differ only in case ({}); rename or delete all but one \
+             of each (with the previous release, or in the database), then start again",
+            colliding.join("; ")
+        )))
     }
 
     /// `sqlite` or `postgres`.
@@ -222,14 +251,17 @@ fn conflict_as(what: impl FnOnce() -> String) -> impl FnOnce(sqlx::Error) -> DbE
 const REPO_COLUMNS: &str =
     "id, repo_type, namespace, name, private, owner_id, creator_id, gated, created_at, updated_at";
 
-/// A token row with its user (`t` is `tokens`, `u` is `users`); disabled users' tokens never match.
-fn token_select() -> String {
+/// Token rows with their users (`t` is `tokens`, `u` is `users`) where `condition` holds.
+fn token_select(condition: &str) -> String {
     format!(
         "SELECT t.id AS token_id, t.name AS token_name, t.scope, t.created_at AS token_created_at, {} \
-         FROM tokens t JOIN users u ON u.id = t.user_id WHERE u.disabled = 0",
+         FROM tokens t JOIN users u ON u.id = t.user_id WHERE {condition}",
         user_columns("u", "u_")
     )
 }
+
+/// The condition that keeps disabled users' tokens from ever authenticating.
+const USABLE_TOKEN: &str = "u.disabled = 0";
 
 /// A membership with its organization (`o_`) and user (`u_`).
 fn membership_select() -> String {
@@ -560,7 +592,7 @@ impl MetadataStore for SqlStore {
     }
 
     async fn token_by_hash(&self, token_hash: &[u8]) -> Result<Option<(User, Token)>> {
-        let row = sqlx::query(&format!("{} AND t.token_hash = $1", token_select()))
+        let row = sqlx::query(&token_select(&format!("{USABLE_TOKEN} AND t.token_hash = $1")))
             .bind(token_hash.to_vec())
             .fetch_optional(&self.pool)
             .await?;
@@ -568,15 +600,17 @@ impl MetadataStore for SqlStore {
     }
 
     async fn token_by_id(&self, id: i64) -> Result<Option<(User, Token)>> {
-        let row = sqlx::query(&format!("{} AND t.id = $1", token_select())).bind(id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query(&token_select(&format!("{USABLE_TOKEN} AND t.id = $1")))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         self.token_with_user(row).await
     }
 
     async fn tokens(&self, user_id: i64) -> Result<Vec<Token>> {
-        let rows = sqlx::query(&format!("{} AND t.user_id = $1 ORDER BY t.id", token_select()))
-            .bind(user_id)
-            .fetch_all(&self.pool)
-            .await?;
+        // Listed whether or not the user is disabled, so admins can audit them.
+        let rows =
+            sqlx::query(&token_select("t.user_id = $1 ORDER BY t.id")).bind(user_id).fetch_all(&self.pool).await?;
         let mut tokens = Vec::with_capacity(rows.len());
         for row in rows {
             if let Some((_, token)) = self.token_with_user(Some(row)).await? {

@@ -97,3 +97,32 @@ async fn previous_release_database_upgrades_intact() {
     assert!(db.move_repo(repo.id, "acme", "weights", org.id).await.is_ok());
     assert!(db.redirected_repo(RepoType::Model, "bob", "weights").await.unwrap().is_some());
 }
+
+/// A previous-release database whose names differ only in case is refused
+/// with the names to fix, and nothing is migrated; once fixed, it upgrades.
+#[tokio::test]
+async fn names_differing_only_in_case_are_named_before_upgrading() {
+    sqlx::any::install_default_drivers();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("old.db").display());
+    let pool = AnyPool::connect(&url).await.unwrap();
+    Migrator::new(previous_migrations("sqlite", dir.path())).await.unwrap().run(&pool).await.unwrap();
+    for sql in [
+        "INSERT INTO users (id, name, is_admin, created_at) VALUES (1, 'Alice', 0, 1)",
+        "INSERT INTO users (id, name, is_admin, created_at) VALUES (2, 'alice', 0, 1)",
+        "INSERT INTO repos (repo_type, namespace, name, private, owner_id, created_at, updated_at) \
+         VALUES ('model', 'alice', 'Model', 0, 2, 1, 1)",
+        "INSERT INTO repos (repo_type, namespace, name, private, owner_id, created_at, updated_at) \
+         VALUES ('model', 'alice', 'model', 0, 2, 1, 1)",
+    ] {
+        sqlx::query(sql).execute(&pool).await.unwrap();
+    }
+    let error = SqlStore::connect(&url).await.unwrap_err().to_string();
+    assert!(error.contains("users: Alice, alice"), "{error}");
+    assert!(error.contains("repos: model alice/Model, model alice/model"), "{error}");
+    sqlx::query("UPDATE users SET name = 'alice2' WHERE id = 1").execute(&pool).await.unwrap();
+    sqlx::query("UPDATE repos SET name = 'model2' WHERE name = 'model'").execute(&pool).await.unwrap();
+    pool.close().await;
+    let db = SqlStore::connect(&url).await.unwrap();
+    assert!(db.user_by_name("ALICE2").await.unwrap().is_some());
+}

@@ -1,15 +1,18 @@
 //! The caller's own access tokens: list, create (read, write or
 //! fine-grained) and revoke. Managing tokens needs a full write token.
 
+use std::collections::HashSet;
+
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tessera_api::auth::{Caller, grants_json, issue_token, resolve_grant};
+use tessera_api::access::{Viewer, user_in_namespace, user_may_see};
+use tessera_api::auth::{Caller, grants_json, issue_token, no_such_repo, resolve_grant};
 use tessera_api::time::iso8601;
 use tessera_api::{ApiError, ApiResult, AppState};
-use tessera_db::{Token, TokenScope};
+use tessera_db::{GrantTarget, Token, TokenScope};
 
 use crate::extract::parse_json;
 
@@ -37,7 +40,21 @@ struct Entity {
     name: String,
 }
 
-fn token_json(token: &Token) -> Value {
+/// The repos among `token`'s grants that `viewer` may no longer see.
+pub async fn hidden_grants(state: &AppState, viewer: &Viewer<'_>, token: &Token) -> ApiResult<HashSet<i64>> {
+    let mut hidden = HashSet::new();
+    for grant in &token.grants {
+        if let GrantTarget::Repo { id, .. } = grant.target {
+            let visible = state.db.repo_by_id(id).await?.is_some_and(|repo| viewer.can_see(&repo));
+            if !visible {
+                hidden.insert(id);
+            }
+        }
+    }
+    Ok(hidden)
+}
+
+fn token_json(token: &Token, hidden: &HashSet<i64>) -> Value {
     let mut body = json!({
         "id": token.id.to_string(),
         "name": token.name,
@@ -45,7 +62,7 @@ fn token_json(token: &Token) -> Value {
         "createdAt": iso8601(token.created_at),
     });
     if token.scope == TokenScope::FineGrained {
-        body["scoped"] = grants_json(&token.grants);
+        body["scoped"] = grants_json(&token.grants, hidden);
     }
     body
 }
@@ -53,8 +70,12 @@ fn token_json(token: &Token) -> Value {
 /// `GET /api/settings/tokens`: the caller's tokens (never their secrets).
 pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
     let principal = caller.require_full_write()?;
-    let tokens = state.db.tokens(principal.user.id).await?;
-    Ok(Json(Value::Array(tokens.iter().map(token_json).collect())))
+    let viewer = Viewer::new(&state, &caller).await?;
+    let mut listed = Vec::new();
+    for token in state.db.tokens(principal.user.id).await? {
+        listed.push(token_json(&token, &hidden_grants(&state, &viewer, &token).await?));
+    }
+    Ok(Json(Value::Array(listed)))
 }
 
 /// `POST /api/settings/tokens`: a new token; its secret is in this answer only.
@@ -67,13 +88,36 @@ pub async fn create(State(state): State<AppState>, caller: Caller, body: Bytes) 
     if scope != TokenScope::FineGrained && !body.scoped.is_empty() {
         return Err(ApiError::BadRequest("Only fineGrained tokens take scoped entries".into()));
     }
+    let user = &principal.user;
     let mut grants = Vec::with_capacity(body.scoped.len());
     for entry in &body.scoped {
         let write = entry.permissions.iter().any(|permission| permission == "repo.write");
-        grants.push(resolve_grant(state.db.as_ref(), &entry.entity.kind, &entry.entity.name, write).await?);
+        let (kind, name) = (entry.entity.kind.as_str(), entry.entity.name.as_str());
+        let grant = resolve_grant(state.db.as_ref(), kind, name, write).await?;
+        // A token may name only what its user can reach; a repo they may not
+        // see is answered as a missing one.
+        let allowed = match &grant.target {
+            GrantTarget::Repo { id, .. } => match state.db.repo_by_id(*id).await? {
+                Some(repo) => user_may_see(&state, user, &repo).await?,
+                None => false,
+            },
+            GrantTarget::Namespace { id, .. } => match state.db.user_by_id(*id).await? {
+                Some(account) => user_in_namespace(&state, user, &account).await?,
+                None => false,
+            },
+        };
+        if !allowed {
+            return Err(match grant.target {
+                GrantTarget::Repo { .. } => no_such_repo(kind, name),
+                GrantTarget::Namespace { .. } => ApiError::Forbidden(format!(
+                    "A token can reach only your own namespace and your organizations', not {name}"
+                )),
+            });
+        }
+        grants.push(grant);
     }
-    let (secret, token) = issue_token(state.db.as_ref(), &principal.user, &body.name, scope, &grants).await?;
-    let mut answer = token_json(&token);
+    let (secret, token) = issue_token(state.db.as_ref(), user, &body.name, scope, &grants).await?;
+    let mut answer = token_json(&token, &HashSet::new());
     answer["token"] = json!(secret);
     Ok(Json(answer))
 }

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tessera_api::access::{NamespaceAction, RepoAction, Viewer, authorize_namespace, repo_for};
+use tessera_api::access::{NamespaceAction, RepoAction, Viewer, authorize_namespace, repo_following_moves};
 use tessera_api::auth::Caller;
 use tessera_api::names::valid_repo_name;
 use tessera_api::time::{iso8601, now_ms};
@@ -187,15 +187,15 @@ pub async fn delete(State(state): State<AppState>, caller: Caller, body: Bytes) 
     caller.require()?;
     let (namespace, name) = split_name(&body.name, body.organization.as_deref(), &caller)?;
     let repo_type = parse_type(body.repo_type.as_deref())?;
-    let repo = repo_for(&state, &caller, repo_type, &namespace, &name, RepoAction::Write).await?;
+    let repo = repo_following_moves(&state, &caller, repo_type, &namespace, &name, RepoAction::Write).await?;
     state.db.delete_repo(repo.id).await?;
     tracing::info!(repo.id = repo.id, repo.name = %repo.full_name(), "repo deleted");
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "OK").into_response())
 }
 
 /// `POST /api/repos/move`: renames a repo or moves it to another namespace
-/// the caller may create repos in. The old name redirects to the new one
-/// until a repo takes it.
+/// the caller may create repos in (out of an organization: its admins
+/// only). The old name redirects to the new one until a repo takes it.
 pub async fn move_repo(State(state): State<AppState>, caller: Caller, body: Bytes) -> ApiResult<Json<Value>> {
     let body: MoveRepo = parse_json(&body)?;
     caller.require_write()?;
@@ -208,8 +208,15 @@ pub async fn move_repo(State(state): State<AppState>, caller: Caller, body: Byte
     };
     let (from_namespace, from_name) = split(&body.from_repo)?;
     let (to_namespace, to_name) = split(&body.to_repo)?;
-    let repo = repo_for(&state, &caller, repo_type, &from_namespace, &from_name, RepoAction::Write).await?;
+    let repo = repo_following_moves(&state, &caller, repo_type, &from_namespace, &from_name, RepoAction::Write).await?;
     let owner = creatable_namespace(&state, &caller, &to_namespace).await?;
+    if owner.id != repo.owner_id {
+        // Taking a repo out of a namespace is its owner's decision: an organization's admins.
+        let source = state.db.user_by_id(repo.owner_id).await?.ok_or(ApiError::RepoNotFound)?;
+        if source.is_org() {
+            authorize_namespace(&state, &caller, &source, NamespaceAction::Manage).await?;
+        }
+    }
     let taken = || ApiError::Conflict {
         message: format!("A {} repository called {}/{to_name} already exists", repo_type.as_str(), owner.name),
         url: None,

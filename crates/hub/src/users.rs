@@ -9,6 +9,8 @@ use tessera_api::time::iso8601;
 use tessera_api::{ApiError, ApiResult, AppState};
 use tessera_db::{RepoType, TokenScope, User};
 
+use crate::access_tokens::hidden_grants;
+
 /// The Hub's 24-hex `_id` for an account.
 pub fn account_object_id(account: &User) -> String {
     format!("{:024x}", account.id)
@@ -44,8 +46,9 @@ pub async fn whoami(State(state): State<AppState>, caller: Caller) -> ApiResult<
         "createdAt": iso8601(token.created_at),
     });
     if token.scope == TokenScope::FineGrained {
+        let hidden = hidden_grants(&state, &Viewer::new(&state, &caller).await?, token).await?;
         access_token["fineGrained"] =
-            json!({ "canReadGatedRepos": true, "global": [], "scoped": grants_json(&token.grants) });
+            json!({ "canReadGatedRepos": true, "global": [], "scoped": grants_json(&token.grants, &hidden) });
     }
     Ok(Json(json!({
         "type": "user",

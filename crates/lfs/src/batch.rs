@@ -24,6 +24,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tessera_api::access::RepoAction;
 use tessera_api::auth::Caller;
+use tessera_api::signing::LfsHref;
 use tessera_api::time::now_secs;
 use tessera_api::xet_token::XetAccess;
 use tessera_api::{ApiError, AppState};
@@ -128,7 +129,7 @@ pub async fn batch(
     };
     let mut objects = Vec::with_capacity(request.objects.len());
     for object in &request.objects {
-        objects.push(describe(&state, &repo, object, upload, xet.as_ref()).await?);
+        objects.push(describe(&state, &caller, &repo, object, upload, xet.as_ref()).await?);
     }
     tracing::debug!(
         repo.id = repo.id,
@@ -175,6 +176,7 @@ fn session_id() -> String {
 /// One object of the answer: its actions, or an error.
 async fn describe(
     state: &AppState,
+    caller: &Caller,
     repo: &Repo,
     object: &ObjectSpec,
     upload: bool,
@@ -189,9 +191,12 @@ async fn describe(
     let known = state.db.repo_file_by_sha256(repo.id, &digest).await?;
     let href = |action: &str, path: &str| {
         let expires_at = now_secs() + HREF_TTL_SECS;
-        let signature = state.signer.lfs_signature(action, repo.id, &object.oid, object.size, expires_at);
+        let token_id = caller.0.as_ref().map(|principal| principal.token.id);
+        let signed = LfsHref { action, repo_id: repo.id, token_id, oid: &object.oid, size: object.size, expires_at };
+        let signature = state.signer.lfs_signature(&signed);
+        let token_id = token_id.map_or_else(|| "-".to_owned(), |id| id.to_string());
         state.url(&format!(
-            "/api/lfs/{path}/{}/{}?size={}&exp={expires_at}&sig={signature}",
+            "/api/lfs/{path}/{}/{}?size={}&tok={token_id}&exp={expires_at}&sig={signature}",
             repo.id, object.oid, object.size
         ))
     };

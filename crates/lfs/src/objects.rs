@@ -13,7 +13,8 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt as _;
 use serde::Deserialize;
 use sha2::Digest as _;
-use tessera_api::signing::SignatureError;
+use tessera_api::access::{RepoAction, recheck};
+use tessera_api::signing::{LfsHref, SignatureError};
 use tessera_api::time::{now_ms, now_secs};
 use tessera_api::{ApiError, ApiResult, AppState, range};
 use tessera_cas::read::read_file_range;
@@ -32,16 +33,30 @@ const DOWNLOAD_WINDOW: u64 = 16 * 1024 * 1024;
 #[derive(Deserialize)]
 pub struct Signed {
     size: u64,
+    /// The user token the batch request came with, `-` when anonymous.
+    tok: String,
     exp: i64,
     sig: String,
 }
 
-fn check(state: &AppState, action: &str, repo_id: i64, oid: &str, signed: &Signed) -> ApiResult<[u8; 32]> {
-    match state.signer.verify_lfs(action, repo_id, oid, signed.size, signed.exp, &signed.sig, now_secs()) {
-        Ok(()) => parse_lfs_oid(oid).ok_or_else(|| ApiError::BadRequest("invalid oid".into())),
-        Err(SignatureError::Expired) => Err(ApiError::Forbidden("LFS link expired".into())),
-        Err(SignatureError::Invalid) => Err(ApiError::Forbidden("invalid LFS link signature".into())),
+/// Checks an href's signature, then asks the access rule again for the
+/// token it was issued to (a revoked token or a disabled user's, or a lost
+/// right, stops it at once); returns the object's sha256.
+async fn check(state: &AppState, action: &str, repo_id: i64, oid: &str, signed: &Signed) -> ApiResult<[u8; 32]> {
+    let invalid = || ApiError::Forbidden("invalid LFS link signature".into());
+    let token_id = match signed.tok.as_str() {
+        "-" => None,
+        id => Some(id.parse::<i64>().map_err(|_| invalid())?),
+    };
+    let href = LfsHref { action, repo_id, token_id, oid, size: signed.size, expires_at: signed.exp };
+    match state.signer.verify_lfs(&href, &signed.sig, now_secs()) {
+        Ok(()) => {}
+        Err(SignatureError::Expired) => return Err(ApiError::Forbidden("LFS link expired".into())),
+        Err(SignatureError::Invalid) => return Err(invalid()),
     }
+    let need = if action == "download" { RepoAction::Download } else { RepoAction::Write };
+    recheck(state, token_id, repo_id, need).await?;
+    parse_lfs_oid(oid).ok_or_else(|| ApiError::BadRequest("invalid oid".into()))
 }
 
 /// Chunks an object into xorbs as it streams in.
@@ -94,7 +109,7 @@ pub async fn upload(
     Query(signed): Query<Signed>,
     body: Body,
 ) -> ApiResult<StatusCode> {
-    let digest = check(&state, "upload", repo_id, &oid, &signed)?;
+    let digest = check(&state, "upload", repo_id, &oid, &signed).await?;
     let mut ingest = Ingest {
         hasher: FileHasher::new(),
         sha256: sha2::Sha256::new(),
@@ -141,7 +156,7 @@ pub async fn verify(
     Path((repo_id, oid)): Path<(i64, String)>,
     Query(signed): Query<Signed>,
 ) -> ApiResult<StatusCode> {
-    let digest = check(&state, "verify", repo_id, &oid, &signed)?;
+    let digest = check(&state, "verify", repo_id, &oid, &signed).await?;
     match state.db.repo_file_by_sha256(repo_id, &digest).await? {
         Some((_, size)) if size == signed.size => Ok(StatusCode::OK),
         _ => Err(ApiError::NotFound("Object does not exist".into())),
@@ -156,7 +171,7 @@ pub async fn download(
     Query(signed): Query<Signed>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let digest = check(&state, "download", repo_id, &oid, &signed)?;
+    let digest = check(&state, "download", repo_id, &oid, &signed).await?;
     let not_found = || ApiError::NotFound("Object does not exist".into());
     let (file_hash, _) = state.db.repo_file_by_sha256(repo_id, &digest).await?.ok_or_else(not_found)?;
     let file = state.db.xet_file(&file_hash).await?.ok_or_else(not_found)?;
