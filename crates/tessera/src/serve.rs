@@ -110,6 +110,7 @@ fn router(state: AppState, git_cache: tessera_git::RepoCache) -> Router {
         .merge(tessera_cas::router())
         .merge(tessera_lfs::router())
         .merge(tessera_git::router(git_cache, pack_jobs))
+        .merge(tessera_web::router())
         .route("/ready", get(ready))
         .route(
             "/metrics",

@@ -1,0 +1,27 @@
+//! The web UI: server-rendered pages at huggingface.co's own URLs
+//! (`/{ns}/{name}`, `/datasets/…`, `/{ns}/{name}/tree/{rev}/…`, `/{user}`,
+//! `/models`, …), from the Tera templates of the top-level `templates/`,
+//! embedded in the binary with their stylesheet. Pages work without
+//! JavaScript and carry a strict CSP.
+//!
+//! Who sees what is the one access rule of `tessera_api::access`: a repo a
+//! visitor may not see is the same 404 page as a missing one, and listings
+//! filter before rendering. Visitors are anonymous or send a token in
+//! `Authorization` (scripts, tests); browser sign-in comes with sessions.
+//!
+//! Handlers are grouped by resource: [`home`] (front page and listings),
+//! [`profiles`] (users and organizations), [`repos`] (the repo page) and
+//! [`files`] (tree, blob, raw); [`render`] holds the templates and the page
+//! response, [`markdown`] the model-card pipeline (comrak, then ammonia).
+
+pub mod error;
+pub mod files;
+pub mod home;
+pub mod markdown;
+pub mod profiles;
+pub mod render;
+pub mod repos;
+pub mod router;
+
+pub use error::{WebError, WebResult};
+pub use router::router;

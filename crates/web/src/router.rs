@@ -1,0 +1,33 @@
+//! Every web UI route, at huggingface.co's URL shapes. Static segments
+//! (`/api`, `/models`, `/static`, …) win over the `/{namespace}` pages, and
+//! those names are reserved for accounts (`tessera_api::names`).
+
+use axum::Router;
+use axum::routing::get;
+use tessera_api::{ApiError, AppState};
+
+use crate::{files, home, profiles, render, repos};
+
+/// The web UI routes.
+pub fn router() -> Router<AppState> {
+    let mut router = Router::new()
+        .route("/", get(home::home))
+        .route("/models", get(home::listing))
+        .route("/datasets", get(home::listing))
+        .route("/spaces", get(home::listing))
+        .route(render::STYLESHEET_PATH, get(render::stylesheet))
+        .route("/{namespace}", get(profiles::show));
+    for prefix in ["", "/datasets", "/spaces"] {
+        let repo = format!("{prefix}/{{namespace}}/{{name}}");
+        router = router
+            .route(&repo, get(repos::show))
+            .route(&format!("{repo}/tree/{{rev}}"), get(files::tree))
+            .route(&format!("{repo}/tree/{{rev}}/{{*path}}"), get(files::tree))
+            .route(&format!("{repo}/blob/{{rev}}/{{*path}}"), get(files::blob))
+            .route(&format!("{repo}/raw/{{rev}}/{{*path}}"), get(files::raw));
+    }
+    // `/datasets/{x}` names no repo (a dataset id has two parts).
+    router
+        .route("/datasets/{namespace}", get(|| async { crate::WebError::from(ApiError::RepoNotFound) }))
+        .route("/spaces/{namespace}", get(|| async { crate::WebError::from(ApiError::RepoNotFound) }))
+}
