@@ -1,0 +1,240 @@
+"""The web UI's pages through the front door: a real server, plain HTTP
+requests as a browser sends them (visitors are anonymous or send a token in
+`Authorization`, as scripts do until browser sign-in lands).
+
+- A route x visitor table ({anonymous, another user, an org reader, the
+  owner, a site admin} x {public and private repos of a user and an org} x
+  every page) asserts each status and that no private repo's name appears in
+  any page a visitor may not see it on: listings, profiles, the front page,
+  search results and error pages included.
+- A model card with `<script>`, `onerror=`, `javascript:` links and an
+  `<img src="/logout">` renders inert; the card's metadata becomes chips.
+- Pages carry the strict CSP and `nosniff`; `raw` is sandboxed plain text.
+- A Xet file's page shows its pointer details; `….git` and moved repos redirect.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+
+import pytest
+
+from tessera_server import TesseraServer, scenario
+
+USERS = (("alice", True), ("bob", False), ("carol", False), ("dave", False))
+
+README = """---
+license: apache-2.0
+pipeline_tag: text-generation
+tags:
+- tiny
+---
+# A card <script>alert('card')</script>
+
+<img src="x" onerror="alert('img')"> [click](javascript:alert('link')) <img src="/logout" alt="logout">
+
+<div align="center" onclick="alert('div')" style="color: red">centered</div>
+
+See [the docs](docs/usage.md) and ![the figure](figs/plot.png).
+"""
+
+
+@dataclass
+class Page:
+    status: int
+    headers: dict[str, str]
+    body: str
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+OPENER = urllib.request.build_opener(NoRedirect)
+
+
+def get(server, path: str, token: str | None = None) -> Page:
+    request = urllib.request.Request(server.endpoint + path)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with OPENER.open(request, timeout=30) as response:
+            return Page(response.status, {k.lower(): v for k, v in response.headers.items()}, response.read().decode("utf-8", "replace"))
+    except urllib.error.HTTPError as error:
+        return Page(error.code, {k.lower(): v for k, v in error.headers.items()}, error.read().decode("utf-8", "replace"))
+
+
+def api(server, method: str, path: str, token: str, body=None, content_type="application/json") -> int:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(server.endpoint + path, data=data, method=method)
+    request.add_header("Authorization", f"Bearer {token}")
+    if data is not None:
+        request.add_header("Content-Type", content_type)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def commit_files(server, repo: str, token: str, files: dict[str, str]) -> None:
+    import base64
+
+    lines = [{"key": "header", "value": {"summary": "files"}}]
+    for path, text in files.items():
+        lines.append({"key": "file", "value": {"path": path, "content": base64.b64encode(text.encode()).decode(), "encoding": "base64"}})
+    body = "\n".join(json.dumps(line) for line in lines).encode()
+    status = api(server, "POST", f"/api/models/{repo}/commit/main", token, body, "application/x-ndjson")
+    assert status == 200, f"commit to {repo}: {status}"
+
+
+# Each repo's name is unique text, so a leak is a substring search.
+REPOS = {
+    "user-public": ("alice", "web-public-repo", False),
+    "user-private": ("alice", "web-private-zq7", True),
+    "org-public": ("acme", "org-public-repo", False),
+    "org-private": ("acme", "org-private-k4p", True),
+}
+
+# Who may see which private repo: alice (owner, site admin) all; carol reads acme's.
+SEES_PRIVATE = {
+    "anonymous": set(),
+    "bob": set(),
+    "carol": {"org-private"},
+    "dave-admin-of-nothing": set(),
+    "alice": {"user-private", "org-private"},
+}
+
+
+@pytest.fixture(scope="module")
+def web(tessera_bin, tmp_path_factory):
+    server = TesseraServer(tessera_bin, base_dir=tmp_path_factory.mktemp("tessera-web"), users=USERS)
+    server.start()
+    try:
+        alice = server.users["alice"].token
+        server._admin("org", "create", "acme", "--owner", "alice")
+        server._admin("org", "add-member", "acme", "carol", "--role", "read")
+        for key, (namespace, name, private) in REPOS.items():
+            status = api(server, "POST", "/api/repos/create", alice, {"name": f"{namespace}/{name}", "private": private})
+            assert status == 200, f"create {namespace}/{name}: {status}"
+            commit_files(server, f"{namespace}/{name}", alice, {"README.md": f"# {name}\n", "docs/usage.md": "usage\n"})
+        commit_files(server, "alice/web-public-repo", alice, {"README.md": README, "config.json": '{"a": 1,}'})
+        yield server
+    finally:
+        server.stop()
+
+
+def visitors(server) -> dict[str, str | None]:
+    return {
+        "anonymous": None,
+        "bob": server.users["bob"].token,
+        "carol": server.users["carol"].token,
+        "dave-admin-of-nothing": server.users["dave"].token,
+        "alice": server.users["alice"].token,
+    }
+
+
+def repo_pages(namespace: str, name: str) -> list[str]:
+    base = f"/{namespace}/{name}"
+    return [base, f"{base}/tree/main", f"{base}/tree/main/docs", f"{base}/blob/main/docs/usage.md", f"{base}/raw/main/README.md"]
+
+
+SHARED_PAGES = ["/", "/models", "/models?search=repo", "/models?author=acme", "/alice", "/acme", "/alice/no-such-repo"]
+
+
+def test_pages_by_visitor_show_only_what_each_may_see(web):
+    wrong = []
+    for visitor, token in visitors(web).items():
+        visible_private = SEES_PRIVATE[visitor]
+        hidden_names = [name for key, (_, name, private) in REPOS.items() if private and key not in visible_private]
+        for key, (namespace, name, private) in REPOS.items():
+            expected = 200 if (not private or key in visible_private) else 404
+            for path in repo_pages(namespace, name):
+                page = get(web, path, token)
+                if page.status != expected:
+                    wrong.append(f"{visitor} GET {path}: {page.status}, expected {expected}")
+                for hidden in hidden_names:
+                    if hidden in page.body:
+                        wrong.append(f"{visitor} GET {path}: the body names the private {hidden}")
+        for path in SHARED_PAGES:
+            page = get(web, path, token)
+            expected = 404 if path.endswith("no-such-repo") else 200
+            if page.status != expected:
+                wrong.append(f"{visitor} GET {path}: {page.status}, expected {expected}")
+            for hidden in hidden_names:
+                if hidden in page.body:
+                    wrong.append(f"{visitor} GET {path}: the body names the private {hidden}")
+            for key in visible_private:
+                if path in ("/models", "/") and REPOS[key][1] not in page.body:
+                    wrong.append(f"{visitor} GET {path}: misses {REPOS[key][1]}, which they may see")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_model_card_renders_inert_with_metadata_chips(web):
+    page = get(web, "/alice/web-public-repo")
+    assert page.status == 200
+    card = page.body[page.body.index('<article class="card">') : page.body.index("</article>")]
+    for bad in ("<script", "onerror", "javascript:", "onclick", "style="):
+        assert bad not in card, f"{bad!r} survived in the card:\n{card}"
+    assert '<div align="center">centered</div>' in card, card
+    assert 'href="/alice/web-public-repo/blob/main/docs/usage.md"' in card
+    assert 'src="/alice/web-public-repo/resolve/main/figs/plot.png"' in card
+    chips = [(html.unescape(k), html.unescape(v)) for k, v in re.findall(r'<span class="label">([^<]+):</span> ([^<]+)</li>', page.body)]
+    assert ("License", "apache-2.0") in chips and ("Task", "text-generation") in chips and ("Tag", "tiny") in chips, chips
+    # The copy boxes name this server and this repo (as text: Tera escapes `/` too).
+    text = html.unescape(page.body)
+    assert f"export HF_ENDPOINT={web.endpoint}" in text
+    assert f"git clone {web.endpoint}/alice/web-public-repo" in text
+    assert "hf download alice/web-public-repo" in text
+
+
+def test_pages_carry_security_headers_and_raw_is_inert(web):
+    for path in ("/", "/alice/web-public-repo", "/alice/web-public-repo/tree/main", "/alice/no-such-repo"):
+        page = get(web, path)
+        csp = page.headers.get("content-security-policy", "")
+        assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp and "script-src 'self'" in csp, (path, csp)
+        assert page.headers.get("x-content-type-options") == "nosniff", path
+        assert page.headers.get("content-type", "").startswith("text/html"), path
+    raw = get(web, "/alice/web-public-repo/raw/main/README.md")
+    assert raw.status == 200 and raw.body == README
+    assert raw.headers["content-type"] == "text/plain; charset=utf-8"
+    assert raw.headers["x-content-type-options"] == "nosniff" and "sandbox" in raw.headers["content-security-policy"]
+    css = get(web, "/static/tessera.css")
+    assert css.status == 200 and css.headers["content-type"].startswith("text/css")
+
+
+def test_file_pages_json_check_xet_pointer_and_redirects(web, tmp_path):
+    blob = get(web, "/alice/web-public-repo/blob/main/config.json")
+    assert blob.status == 200 and "Invalid JSON" in blob.body
+    # A Xet file uploaded by the real client: its page shows the pointer details, its row the badge.
+    scenario(
+        web,
+        tmp_path,
+        "xet_upload",
+        """
+        from huggingface_hub import HfApi
+        HfApi().upload_file(path_or_fileobj=bytes(range(256)) * 4096, path_in_repo="weights/model.bin", repo_id="alice/web-public-repo")
+        """,
+        user="alice",
+    )
+    tree = get(web, "/alice/web-public-repo/tree/main/weights")
+    assert tree.status == 200 and "model.bin" in tree.body and ">Xet<" in tree.body and "1.05 MB" in tree.body, tree.body
+    pointer = get(web, "/alice/web-public-repo/blob/main/weights/model.bin")
+    assert pointer.status == 200 and "Xet pointer details" in pointer.body and "1048576 bytes" in pointer.body
+    assert re.search(r"<dt>Xet hash</dt><dd class=\"mono\">[0-9a-f]{64}</dd>", pointer.body), pointer.body
+    # A clone URL opened in a browser goes to the repo page; a moved repo's old name to the new one.
+    dot_git = get(web, "/alice/web-public-repo.git")
+    assert dot_git.status in (301, 308) and dot_git.headers["location"] == "/alice/web-public-repo"
+    alice = web.users["alice"].token
+    assert api(web, "POST", "/api/repos/create", alice, {"name": "alice/web-old-name"}) == 200
+    assert api(web, "POST", "/api/repos/move", alice, {"fromRepo": "alice/web-old-name", "toRepo": "acme/web-new-name", "type": "model"}) == 200
+    moved = get(web, "/alice/web-old-name/tree/main", alice)
+    assert moved.status == 307 and moved.headers["location"].endswith("/acme/web-new-name/tree/main"), moved
+    anonymous = get(web, "/alice/web-old-name")
+    assert anonymous.status == 307 and anonymous.headers["location"] == "/acme/web-new-name", "a public repo's old name redirects anyone"
