@@ -8,9 +8,10 @@ use serde::Serialize;
 use tessera_api::access::RepoAction;
 use tessera_api::auth::Caller;
 use tessera_api::{ApiError, AppState};
+use tessera_db::Repo;
 use tessera_hub::extract::RepoPath;
 use tessera_hub::repo_model::tree::{Describer, Node, list, lookup};
-use tessera_hub::repo_model::{self, load};
+use tessera_hub::repo_model::{self, Resolved, load};
 
 use crate::error::WebResult;
 use crate::render::{decimal_size, render};
@@ -52,6 +53,30 @@ fn crumbs(repo_path: &str, revision: &str, path: &str) -> Vec<Crumb> {
     crumbs
 }
 
+/// The repo a file route names, the revision resolved, and the path's node
+/// (a directory when `want_dir`), if the caller may do `action`.
+async fn located(
+    state: &AppState,
+    caller: &Caller,
+    route: &RepoPath,
+    action: RepoAction,
+    want_dir: bool,
+) -> WebResult<(Repo, Resolved, String, Node)> {
+    let repo = route.authorized(state, caller, action).await?;
+    let db = state.db.as_ref();
+    let resolved = repo_model::resolve_revision(db, repo.id, route.param("rev")).await?;
+    let path = route.param("path").trim_matches('/').to_owned();
+    let node = if path.is_empty() && want_dir {
+        Node::root(resolved.commit.tree)
+    } else {
+        match lookup(db, resolved.commit.tree, &path).await? {
+            Some(node) if node.is_dir() == want_dir => node,
+            _ => return Err(ApiError::entry_not_found(&path, Some(resolved.id.hex())).into()),
+        }
+    };
+    Ok((repo, resolved, path, node))
+}
+
 #[derive(Debug, Serialize)]
 struct TreePage {
     repo: RepoSummary,
@@ -66,19 +91,9 @@ struct TreePage {
 
 /// `GET …/tree/{rev}[/{path}]`: a directory's entries, folders first.
 pub async fn tree(State(state): State<AppState>, caller: Caller, route: RepoPath) -> WebResult<Response> {
-    let repo = route.authorized(&state, &caller, RepoAction::See).await?;
+    let (repo, resolved, path, dir) = located(&state, &caller, &route, RepoAction::See, true).await?;
     let db = state.db.as_ref();
     let revision = route.param("rev").to_owned();
-    let resolved = repo_model::resolve_revision(db, repo.id, &revision).await?;
-    let path = route.param("path").trim_matches('/').to_owned();
-    let dir = if path.is_empty() {
-        Node::root(resolved.commit.tree)
-    } else {
-        match lookup(db, resolved.commit.tree, &path).await? {
-            Some(node) if node.is_dir() => node,
-            _ => return Err(ApiError::entry_not_found(&path, Some(resolved.id.hex())).into()),
-        }
-    };
     let repo_path = web_path(&repo);
     let revision_path = encode_revision(&revision);
     let mut describer = Describer::new(db, repo.id);
@@ -153,15 +168,9 @@ struct BlobPage {
 /// `GET …/blob/{rev}/{path}`: one file: text up to a size cap, images
 /// inline, and the pointer details of LFS and Xet files.
 pub async fn blob(State(state): State<AppState>, caller: Caller, route: RepoPath) -> WebResult<Response> {
-    let repo = route.authorized(&state, &caller, RepoAction::See).await?;
+    let (repo, resolved, path, node) = located(&state, &caller, &route, RepoAction::See, false).await?;
     let db = state.db.as_ref();
     let revision = route.param("rev").to_owned();
-    let resolved = repo_model::resolve_revision(db, repo.id, &revision).await?;
-    let path = route.param("path").trim_matches('/').to_owned();
-    let node = match lookup(db, resolved.commit.tree, &path).await? {
-        Some(node) if !node.is_dir() => node,
-        _ => return Err(ApiError::entry_not_found(&path, Some(resolved.id.hex())).into()),
-    };
     let details = Describer::new(db, repo.id).describe(node.id).await?;
     let repo_path = web_path(&repo);
     let revision_path = encode_revision(&revision);
@@ -216,15 +225,8 @@ pub async fn blob(State(state): State<AppState>, caller: Caller, route: RepoPath
 /// `GET …/raw/{rev}/{path}`: the git blob as stored (an LFS or Xet file's
 /// pointer), as plain text that browsers never render as a page.
 pub async fn raw(State(state): State<AppState>, caller: Caller, route: RepoPath) -> WebResult<Response> {
-    let repo = route.authorized(&state, &caller, RepoAction::Download).await?;
-    let db = state.db.as_ref();
-    let resolved = repo_model::resolve_revision(db, repo.id, route.param("rev")).await?;
-    let path = route.param("path").trim_matches('/');
-    let node = match lookup(db, resolved.commit.tree, path).await? {
-        Some(node) if !node.is_dir() => node,
-        _ => return Err(ApiError::entry_not_found(path, Some(resolved.id.hex())).into()),
-    };
-    let data = load(db, &node.id).await?.data;
+    let (_, _, _, node) = located(&state, &caller, &route, RepoAction::Download, false).await?;
+    let data = load(state.db.as_ref(), &node.id).await?.data;
     let headers = [
         (header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8")),
         (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
