@@ -160,6 +160,8 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn object(&self, id: &ObjectId) -> Result<Option<GitObject>>;
     /// A git object's content length, without loading it.
     async fn object_size(&self, id: &ObjectId) -> Result<Option<u64>>;
+    /// The content lengths of the objects among `ids` that are stored, in no particular order.
+    async fn object_sizes(&self, ids: &[ObjectId]) -> Result<Vec<(ObjectId, u64)>>;
     /// The objects among `ids` that are stored, in no particular order.
     async fn objects(&self, ids: &[ObjectId]) -> Result<Vec<GitObject>>;
     /// The kinds of the objects among `ids` that are stored, without loading them.

@@ -869,6 +869,14 @@ impl MetadataStore for SqlStore {
         row.map(|row| Ok(row.try_get::<i64, _>("size")? as u64)).transpose()
     }
 
+    async fn object_sizes(&self, ids: &[ObjectId]) -> Result<Vec<(ObjectId, u64)>> {
+        self.object_rows("oid, CAST(LENGTH(data) AS BIGINT) AS size", ids)
+            .await?
+            .iter()
+            .map(|row| Ok((oid_from(&row.try_get::<Vec<u8>, _>("oid")?)?, row.try_get::<i64, _>("size")? as u64)))
+            .collect()
+    }
+
     async fn objects(&self, ids: &[ObjectId]) -> Result<Vec<GitObject>> {
         self.object_rows("oid, kind, data", ids)
             .await?

@@ -66,6 +66,7 @@ async fn metadata_story() {
     let asked: Vec<_> = absent.iter().copied().chain([blob.id]).collect();
     assert_eq!(db.objects(&asked).await.unwrap(), vec![blob.clone()]);
     assert_eq!(db.object_kinds(&asked).await.unwrap(), vec![(blob.id, ObjectKind::Blob)]);
+    assert_eq!(db.object_sizes(&asked).await.unwrap(), vec![(blob.id, 6)]);
     assert!(db.objects(&[]).await.unwrap().is_empty());
     let other = GitObject::new(ObjectKind::Blob, b"other\n".to_vec());
     assert!(db.update_ref(repo.id, "refs/heads/main", None, Some(blob.id)).await.unwrap());

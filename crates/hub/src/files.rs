@@ -62,8 +62,10 @@ pub async fn tree(
     let nodes = list(db, &dir, recursive).await?;
     let (start, end) = page_bounds(&query, nodes.len(), TREE_PAGE);
     let mut describer = Describer::new(db, repo.id);
+    let page = &nodes[start..end];
+    describer.prefetch(&page.iter().filter(|node| !node.is_dir()).map(|node| node.id).collect::<Vec<_>>()).await?;
     let mut entries = Vec::with_capacity(end - start);
-    for node in &nodes[start..end] {
+    for node in page {
         entries.push(entry_json(&mut describer, node).await?);
     }
     let mut headers = HeaderMap::new();

@@ -286,8 +286,14 @@ pub async fn info(
         body["lastModified"] = json!(iso8601(resolved.commit.committer.time * 1000));
         let blobs = flag(&query, "blobs");
         let mut describer = Describer::new(db, repo.id);
+        let nodes = list(db, &Node::root(resolved.commit.tree), true).await?;
+        if blobs {
+            describer
+                .prefetch(&nodes.iter().filter(|node| !node.is_dir()).map(|node| node.id).collect::<Vec<_>>())
+                .await?;
+        }
         let mut siblings = Vec::new();
-        for node in list(db, &Node::root(resolved.commit.tree), true).await? {
+        for node in nodes {
             if node.is_dir() {
                 continue;
             }

@@ -97,8 +97,10 @@ pub async fn tree(State(state): State<AppState>, caller: Caller, route: RepoPath
     let repo_path = web_path(&repo);
     let revision_path = encode_revision(&revision);
     let mut describer = Describer::new(db, repo.id);
+    let nodes = list(db, &dir, false).await?;
+    describer.prefetch(&nodes.iter().filter(|node| !node.is_dir()).map(|node| node.id).collect::<Vec<_>>()).await?;
     let mut entries = Vec::new();
-    for node in list(db, &dir, false).await? {
+    for node in nodes {
         let name = node.path.rsplit('/').next().unwrap_or(&node.path).to_owned();
         let entry = if node.is_dir() {
             Entry {

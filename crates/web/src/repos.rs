@@ -139,13 +139,18 @@ pub async fn show(State(state): State<AppState>, caller: Caller, route: RepoPath
     };
     page.commit = Some(resolved.id.hex());
     let mut describer = Describer::new(db, repo.id);
+    let files: Vec<_> = list(db, &Node::root(resolved.commit.tree), true)
+        .await?
+        .into_iter()
+        .filter(|node| !node.is_dir())
+        .map(|node| node.id)
+        .collect();
+    describer.prefetch(&files).await?;
     let mut total = 0;
-    for node in list(db, &Node::root(resolved.commit.tree), true).await? {
-        if !node.is_dir() {
-            page.file_count += 1;
-            total += describer.describe(node.id).await?.size;
-        }
+    for blob_id in &files {
+        total += describer.describe(*blob_id).await?.size;
     }
+    page.file_count = files.len();
     page.total_size = decimal_size(total);
     match lookup(db, resolved.commit.tree, "README.md").await? {
         Some(node) if !node.is_dir() => {

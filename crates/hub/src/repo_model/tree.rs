@@ -2,10 +2,10 @@
 //! what the Hub tells about a file — its real size and, for LFS pointers,
 //! the sha256 and the Xet file it maps to.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use tessera_api::{ApiError, ApiResult};
-use tessera_db::MetadataStore;
+use tessera_db::{GitObject, MetadataStore};
 use tessera_formats::MerkleHash;
 use tessera_formats::git::{EntryMode, LfsPointer, MAX_POINTER_LEN, ObjectId, parse_lfs_oid};
 
@@ -127,32 +127,59 @@ impl<'a> Describer<'a> {
             .object_size(&blob_id)
             .await?
             .ok_or_else(|| ApiError::internal(format!("git object {blob_id} is missing")))?;
-        if size > MAX_POINTER_LEN as u64 {
-            let details = FileDetails { blob_id, size, lfs: None };
-            self.seen.insert(blob_id, details.clone());
-            return Ok(details);
-        }
-        let blob = load(self.db, &blob_id).await?;
-        let details = match LfsPointer::parse(&blob.data) {
-            Some(pointer) => {
-                let xet_hash = match parse_lfs_oid(&pointer.sha256) {
-                    Some(raw) => self.db.repo_file_by_sha256(self.repo_id, &raw).await?.map(|(hash, _)| hash),
-                    None => None,
-                };
-                FileDetails {
-                    blob_id,
-                    size: pointer.size,
-                    lfs: Some(LfsDetails {
-                        sha256: pointer.sha256,
-                        size: pointer.size,
-                        pointer_size: blob.data.len() as u64,
-                        xet_hash,
-                    }),
-                }
-            }
-            None => FileDetails { blob_id, size: blob.data.len() as u64, lfs: None },
+        let details = if size > MAX_POINTER_LEN as u64 {
+            FileDetails { blob_id, size, lfs: None }
+        } else {
+            self.details_of(&load(self.db, &blob_id).await?).await?
         };
         self.seen.insert(blob_id, details.clone());
         Ok(details)
+    }
+
+    /// Describes many blobs with a few batched queries (sizes, then the
+    /// small blobs that may be pointers), instead of one or two per blob;
+    /// [`Describer::describe`] then answers them from memory.
+    pub async fn prefetch(&mut self, blob_ids: &[ObjectId]) -> ApiResult<()> {
+        let wanted: Vec<ObjectId> = blob_ids
+            .iter()
+            .copied()
+            .filter(|id| !self.seen.contains_key(id))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let mut small = Vec::new();
+        for (blob_id, size) in self.db.object_sizes(&wanted).await? {
+            if size > MAX_POINTER_LEN as u64 {
+                self.seen.insert(blob_id, FileDetails { blob_id, size, lfs: None });
+            } else {
+                small.push(blob_id);
+            }
+        }
+        for blob in self.db.objects(&small).await? {
+            let details = self.details_of(&blob).await?;
+            self.seen.insert(blob.id, details);
+        }
+        Ok(())
+    }
+
+    /// The details of a small blob: an LFS pointer's facts, or its own size.
+    async fn details_of(&self, blob: &GitObject) -> ApiResult<FileDetails> {
+        let Some(pointer) = LfsPointer::parse(&blob.data) else {
+            return Ok(FileDetails { blob_id: blob.id, size: blob.data.len() as u64, lfs: None });
+        };
+        let xet_hash = match parse_lfs_oid(&pointer.sha256) {
+            Some(raw) => self.db.repo_file_by_sha256(self.repo_id, &raw).await?.map(|(hash, _)| hash),
+            None => None,
+        };
+        Ok(FileDetails {
+            blob_id: blob.id,
+            size: pointer.size,
+            lfs: Some(LfsDetails {
+                sha256: pointer.sha256,
+                size: pointer.size,
+                pointer_size: blob.data.len() as u64,
+                xet_hash,
+            }),
+        })
     }
 }
