@@ -238,3 +238,32 @@ def test_file_pages_json_check_xet_pointer_and_redirects(web, tmp_path):
     assert moved.status == 307 and moved.headers["location"].endswith("/acme/web-new-name/tree/main"), moved
     anonymous = get(web, "/alice/web-old-name")
     assert anonymous.status == 307 and anonymous.headers["location"] == "/acme/web-new-name", "a public repo's old name redirects anyone"
+
+
+def commit_ids(server, repo: str, token: str) -> list[str]:
+    request = urllib.request.Request(f"{server.endpoint}/api/models/{repo}/commits/main")
+    request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return [entry["id"] for entry in json.loads(response.read())]
+
+
+def test_history_and_commit_pages_show_changes_of_reachable_commits_only(web):
+    alice = web.users["alice"].token
+    commit_files(web, "alice/web-public-repo", alice, {"docs/usage.md": "usage\nmore usage\n", "notes.txt": "new\n"})
+    ids = commit_ids(web, "alice/web-public-repo", alice)
+    history = get(web, "/alice/web-public-repo/commits/main")
+    assert history.status == 200 and all(commit_id in history.body for commit_id in ids[:3]), history.body
+    per_path = get(web, "/alice/web-public-repo/commits/main/docs/usage.md")
+    shown = [commit_id for commit_id in ids if commit_id in per_path.body]
+    assert shown == [ids[0], ids[-2]], f"usage.md changed in the newest commit and was added by the first files commit: {shown} of {ids}"
+    page = get(web, f"/alice/web-public-repo/commit/{ids[0]}")
+    assert page.status == 200, page
+    text = html.unescape(page.body)
+    assert "Files changed (2)" in text and "CHANGED</span> docs/usage.md" in text and "ADDED</span> notes.txt" in text, text
+    assert '<span class="add">+more usage</span>' in text and "+1 −0" in text, text
+    assert f'href="/alice/web-public-repo/commit/{ids[1]}"' in text, "the parent is linked"
+    # A private repo's commit: 404 to those who may not see the repo, and never under another repo's URL.
+    private_id = commit_ids(web, "alice/web-private-zq7", alice)[0]
+    assert get(web, f"/alice/web-private-zq7/commit/{private_id}").status == 404
+    assert get(web, f"/alice/web-private-zq7/commit/{private_id}", alice).status == 200
+    assert get(web, f"/alice/web-public-repo/commit/{private_id}", alice).status == 404

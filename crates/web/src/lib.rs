@@ -11,11 +11,13 @@
 //!
 //! Handlers are grouped by resource: [`home`] (front page and listings),
 //! [`profiles`] (users and organizations), [`repos`] (the repo page) and
-//! [`files`] (tree, blob, raw); [`render`] holds the templates and the page
+//! [`files`] (tree, blob, raw), [`history`] (commits, one commit's diff);
+//! [`render`] holds the templates and the page
 //! response, [`markdown`] the model-card pipeline (comrak, then ammonia).
 
 pub mod error;
 pub mod files;
+pub mod history;
 pub mod home;
 pub mod markdown;
 pub mod profiles;

@@ -21,6 +21,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("tree.html", include_str!("../../../templates/tree.html")),
     ("blob.html", include_str!("../../../templates/blob.html")),
     ("macros.html", include_str!("../../../templates/macros.html")),
+    ("commits.html", include_str!("../../../templates/commits.html")),
+    ("commit.html", include_str!("../../../templates/commit.html")),
 ];
 
 /// The stylesheet, served at [`STYLESHEET_PATH`].

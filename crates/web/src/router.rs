@@ -6,7 +6,7 @@ use axum::Router;
 use axum::routing::get;
 use tessera_api::{ApiError, AppState};
 
-use crate::{files, home, profiles, render, repos};
+use crate::{files, history, home, profiles, render, repos};
 
 /// The web UI routes.
 pub fn router() -> Router<AppState> {
@@ -24,7 +24,10 @@ pub fn router() -> Router<AppState> {
             .route(&format!("{repo}/tree/{{rev}}"), get(files::tree))
             .route(&format!("{repo}/tree/{{rev}}/{{*path}}"), get(files::tree))
             .route(&format!("{repo}/blob/{{rev}}/{{*path}}"), get(files::blob))
-            .route(&format!("{repo}/raw/{{rev}}/{{*path}}"), get(files::raw));
+            .route(&format!("{repo}/raw/{{rev}}/{{*path}}"), get(files::raw))
+            .route(&format!("{repo}/commits/{{rev}}"), get(history::commits))
+            .route(&format!("{repo}/commits/{{rev}}/{{*path}}"), get(history::commits))
+            .route(&format!("{repo}/commit/{{sha}}"), get(history::commit));
     }
     // `/datasets/{x}` names no repo (a dataset id has two parts).
     router
