@@ -9,6 +9,7 @@ pub mod auth;
 pub mod error;
 pub mod metrics;
 pub mod names;
+pub mod passwords;
 pub mod policy;
 pub mod range;
 pub mod repo_url;

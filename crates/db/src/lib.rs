@@ -87,6 +87,22 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// A user's role in an organization.
     async fn member_role(&self, org_id: i64, user_id: i64) -> Result<Option<OrgRole>>;
 
+    // ---- passwords and browser sessions ----
+
+    /// Sets (or with `None` removes) a user's password hash, and clears their failed logins.
+    async fn set_password_hash(&self, user_id: i64, hash: Option<&str>) -> Result<()>;
+    /// What signing in as a user checks.
+    async fn login_state(&self, user_id: i64) -> Result<Option<LoginState>>;
+    /// Counts a failed sign-in; the `max_failures`th in a row locks the
+    /// account until `now_ms + lock_ms` (and starts counting again).
+    async fn record_login_failure(&self, user_id: i64, now_ms: i64, max_failures: i64, lock_ms: i64) -> Result<()>;
+    /// Stores a session by the hash of its id; it ends at `expires_at` (unix ms).
+    async fn create_session(&self, id_hash: &[u8], user_id: i64, created_at: i64, expires_at: i64) -> Result<()>;
+    /// The user of a live session, unless that user is disabled.
+    async fn session_user(&self, id_hash: &[u8], now_ms: i64) -> Result<Option<User>>;
+    /// Ends a session.
+    async fn delete_session(&self, id_hash: &[u8]) -> Result<()>;
+
     // ---- tokens ----
 
     /// Stores a token by the hash of its secret, with the grants of a fine-grained one.

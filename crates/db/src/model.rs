@@ -96,6 +96,15 @@ pub struct Membership {
     pub role: OrgRole,
 }
 
+/// What signing in as a user checks. No `Debug`: it holds the password hash.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LoginState {
+    /// The argon2 PHC string, if the user has a password.
+    pub password_hash: Option<String>,
+    /// Until when (unix ms) sign-ins are refused after too many failures.
+    pub locked_until: i64,
+}
+
 /// What a token may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenScope {

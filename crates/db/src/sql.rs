@@ -12,8 +12,8 @@ use tessera_formats::xorb::{XorbChunk, XorbIndex};
 
 use crate::{
     AccessRequest, AccessStatus, AccountKind, DbError, Gating, GitObject, GrantTarget, LfsLock, LfsLockQuery,
-    LockAttempt, Membership, MetadataStore, NewRepo, OrgRole, RefUpdate, Repo, RepoType, Result, Stats, Token,
-    TokenGrant, TokenScope, User, XetFile,
+    LockAttempt, LoginState, Membership, MetadataStore, NewRepo, OrgRole, RefUpdate, Repo, RepoType, Result, Stats,
+    Token, TokenGrant, TokenScope, User, XetFile,
 };
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
@@ -490,6 +490,7 @@ impl MetadataStore for SqlStore {
             "DELETE FROM lfs_locks WHERE owner_id = $1",
             "DELETE FROM token_scopes WHERE namespace_id = $1 OR token_id IN (SELECT id FROM tokens WHERE user_id = $1)",
             "DELETE FROM tokens WHERE user_id = $1",
+            "DELETE FROM sessions WHERE user_id = $1",
             "DELETE FROM org_members WHERE user_id = $1 OR org_id = $1",
             "DELETE FROM access_requests WHERE user_id = $1",
             "DELETE FROM users WHERE id = $1",
@@ -550,6 +551,81 @@ impl MetadataStore for SqlStore {
             OrgRole::parse(&role).ok_or_else(|| corrupt(format!("role {role}")))
         })
         .transpose()
+    }
+
+    async fn set_password_hash(&self, user_id: i64, hash: Option<&str>) -> Result<()> {
+        sqlx::query("UPDATE users SET password_hash = $1, failed_logins = 0, locked_until = 0 WHERE id = $2")
+            .bind(hash)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn login_state(&self, user_id: i64) -> Result<Option<LoginState>> {
+        let row = sqlx::query("SELECT password_hash, locked_until FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            Ok(LoginState { password_hash: row.try_get("password_hash")?, locked_until: row.try_get("locked_until")? })
+        })
+        .transpose()
+    }
+
+    async fn record_login_failure(&self, user_id: i64, now_ms: i64, max_failures: i64, lock_ms: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE users SET \
+               locked_until = CASE WHEN failed_logins + 1 >= $1 THEN $2 ELSE locked_until END, \
+               failed_logins = CASE WHEN failed_logins + 1 >= $1 THEN 0 ELSE failed_logins + 1 END \
+             WHERE id = $3",
+        )
+        .bind(max_failures)
+        .bind(now_ms + lock_ms)
+        .bind(user_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn create_session(&self, id_hash: &[u8], user_id: i64, created_at: i64, expires_at: i64) -> Result<()> {
+        let mut transaction = self.pool.begin().await?;
+        // A successful sign-in also clears the failure count.
+        sqlx::query("UPDATE users SET failed_logins = 0 WHERE id = $1")
+            .bind(user_id)
+            .execute(&mut *transaction)
+            .await?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND expires_at <= $2")
+            .bind(user_id)
+            .bind(created_at)
+            .execute(&mut *transaction)
+            .await?;
+        sqlx::query("INSERT INTO sessions (id_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(id_hash.to_vec())
+            .bind(user_id)
+            .bind(created_at)
+            .bind(expires_at)
+            .execute(&mut *transaction)
+            .await?;
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    async fn session_user(&self, id_hash: &[u8], now_ms: i64) -> Result<Option<User>> {
+        let row = sqlx::query(&format!(
+            "{} JOIN sessions s ON s.user_id = u.id WHERE s.id_hash = $1 AND s.expires_at > $2 AND u.disabled = 0",
+            user_select()
+        ))
+        .bind(id_hash.to_vec())
+        .bind(now_ms)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| user_at(&row, "u_")).transpose()
+    }
+
+    async fn delete_session(&self, id_hash: &[u8]) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash.to_vec()).execute(&self.pool).await?;
+        Ok(())
     }
 
     async fn create_token(

@@ -2,9 +2,11 @@
 //! stores, with the same rules and errors as the admin API.
 
 use anyhow::{Context as _, bail};
-use tessera_api::accounts;
+use std::io::IsTerminal as _;
+
 use tessera_api::auth::{hash_token, issue_token, resolve_grant};
 use tessera_api::time::iso8601;
+use tessera_api::{accounts, passwords};
 use tessera_db::{AccountKind, OrgRole, TokenScope, User};
 
 use crate::stores::Stores;
@@ -39,6 +41,27 @@ pub async fn create_user(stores: &Stores, name: &str, is_admin: bool, token: Opt
     };
     println!("created user {}{}", user.name, if is_admin { " (admin)" } else { "" });
     println!("write token: {secret}");
+    Ok(())
+}
+
+/// Sets a user's password for browser sign-in: read from standard input
+/// (the first line), or asked for without echo when that is a terminal.
+pub async fn set_password(stores: &Stores, name: &str) -> anyhow::Result<()> {
+    let user = user_named(stores, name).await?;
+    let password = if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password(format!("New password for {}: ", user.name))?;
+        if rpassword::prompt_password("Again: ")? != first {
+            bail!("the passwords differ");
+        }
+        first
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    };
+    let hash = passwords::hash_password(password).await?;
+    stores.db.set_password_hash(user.id, Some(&hash)).await?;
+    println!("password set for {}", user.name);
     Ok(())
 }
 

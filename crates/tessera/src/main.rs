@@ -66,6 +66,12 @@ enum UserCommand {
     },
     /// List users: name, admin or user, enabled or disabled.
     List,
+    /// Set a user's password for browser sign-in (read from standard input
+    /// when it is not a terminal, so scripts can pipe it in).
+    Passwd {
+        /// The user.
+        name: String,
+    },
     /// Disable a user: every token of theirs stops working at once.
     Disable {
         /// The user.
@@ -199,6 +205,7 @@ async fn run_admin(store: &StoreArgs, command: AdminCommand) -> anyhow::Result<(
         AdminCommand::User(command) => match command {
             UserCommand::Create { name, admin, token } => admin::create_user(&stores, &name, admin, token).await,
             UserCommand::List => admin::list_users(&stores).await,
+            UserCommand::Passwd { name } => admin::set_password(&stores, &name).await,
             UserCommand::Disable { name } => admin::set_user_disabled(&stores, &name, true).await,
             UserCommand::Enable { name } => admin::set_user_disabled(&stores, &name, false).await,
             UserCommand::Delete { name } => admin::delete_user(&stores, &name).await,

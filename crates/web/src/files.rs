@@ -16,6 +16,7 @@ use tessera_hub::repo_model::{self, Resolved, load};
 use crate::error::WebResult;
 use crate::render::{decimal_size, render};
 use crate::repos::{RepoSummary, encode_revision, web_path};
+use crate::session::Visitor;
 
 /// Largest file shown as text on its page.
 const MAX_TEXT_BYTES: u64 = 512 * 1024;
@@ -90,8 +91,9 @@ struct TreePage {
 }
 
 /// `GET …/tree/{rev}[/{path}]`: a directory's entries, folders first.
-pub async fn tree(State(state): State<AppState>, caller: Caller, route: RepoPath) -> WebResult<Response> {
-    let (repo, resolved, path, dir) = located(&state, &caller, &route, RepoAction::See, true).await?;
+pub async fn tree(State(state): State<AppState>, visitor: Visitor, route: RepoPath) -> WebResult<Response> {
+    let caller = &visitor.0;
+    let (repo, resolved, path, dir) = located(&state, caller, &route, RepoAction::See, true).await?;
     let db = state.db.as_ref();
     let revision = route.param("rev").to_owned();
     let repo_path = web_path(&repo);
@@ -134,7 +136,7 @@ pub async fn tree(State(state): State<AppState>, caller: Caller, route: RepoPath
         commit: resolved.id.hex(),
         entries,
     };
-    Ok(render("tree.html", &page)?.into_response())
+    Ok(render(&visitor, "tree.html", &page)?.into_response())
 }
 
 /// What a file page shows for an LFS or Xet file.
@@ -169,8 +171,9 @@ struct BlobPage {
 
 /// `GET …/blob/{rev}/{path}`: one file: text up to a size cap, images
 /// inline, and the pointer details of LFS and Xet files.
-pub async fn blob(State(state): State<AppState>, caller: Caller, route: RepoPath) -> WebResult<Response> {
-    let (repo, resolved, path, node) = located(&state, &caller, &route, RepoAction::See, false).await?;
+pub async fn blob(State(state): State<AppState>, visitor: Visitor, route: RepoPath) -> WebResult<Response> {
+    let caller = &visitor.0;
+    let (repo, resolved, path, node) = located(&state, caller, &route, RepoAction::See, false).await?;
     let db = state.db.as_ref();
     let revision = route.param("rev").to_owned();
     let details = Describer::new(db, repo.id).describe(node.id).await?;
@@ -221,13 +224,14 @@ pub async fn blob(State(state): State<AppState>, caller: Caller, route: RepoPath
             }
         }
     }
-    Ok(render("blob.html", &page)?.into_response())
+    Ok(render(&visitor, "blob.html", &page)?.into_response())
 }
 
 /// `GET …/raw/{rev}/{path}`: the git blob as stored (an LFS or Xet file's
 /// pointer), as plain text that browsers never render as a page.
-pub async fn raw(State(state): State<AppState>, caller: Caller, route: RepoPath) -> WebResult<Response> {
-    let (_, _, _, node) = located(&state, &caller, &route, RepoAction::Download, false).await?;
+pub async fn raw(State(state): State<AppState>, visitor: Visitor, route: RepoPath) -> WebResult<Response> {
+    let caller = &visitor.0;
+    let (_, _, _, node) = located(&state, caller, &route, RepoAction::Download, false).await?;
     let data = load(state.db.as_ref(), &node.id).await?.data;
     let headers = [
         (header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8")),

@@ -11,7 +11,6 @@ use serde::Serialize;
 use similar::TextDiff;
 use tessera_api::AppState;
 use tessera_api::access::RepoAction;
-use tessera_api::auth::Caller;
 use tessera_api::time::iso8601;
 use tessera_db::MetadataStore;
 use tessera_formats::git::{Commit, LfsPointer, MAX_POINTER_LEN, ObjectId};
@@ -22,6 +21,7 @@ use tessera_hub::repo_model::{self, load, load_commit};
 use crate::error::WebResult;
 use crate::render::render;
 use crate::repos::{RepoSummary, encode_revision, web_path};
+use crate::session::Visitor;
 
 /// Commits per history page.
 const PAGE_SIZE: usize = 30;
@@ -76,11 +76,12 @@ async fn id_at(db: &dyn MetadataStore, commit: &Commit, path: &str) -> WebResult
 /// with a path, only the commits that changed it.
 pub async fn commits(
     State(state): State<AppState>,
-    caller: Caller,
+    visitor: Visitor,
     route: RepoPath,
     Query(query): Query<HashMap<String, String>>,
 ) -> WebResult<Response> {
-    let repo = route.authorized(&state, &caller, RepoAction::See).await?;
+    let caller = &visitor.0;
+    let repo = route.authorized(&state, caller, RepoAction::See).await?;
     let db = state.db.as_ref();
     let revision = route.param("rev").to_owned();
     let resolved = repo_model::resolve_revision(db, repo.id, &revision).await?;
@@ -136,7 +137,7 @@ pub async fn commits(
         path,
         commits: rows,
     };
-    Ok(render("commits.html", &history)?.into_response())
+    Ok(render(&visitor, "commits.html", &history)?.into_response())
 }
 
 /// One changed file of a commit.
@@ -196,8 +197,9 @@ async fn files_of(db: &dyn MetadataStore, tree: Option<ObjectId>) -> WebResult<B
 
 /// `GET …/commit/{sha}`: a commit reachable from the repo, its parents,
 /// and what it changed against its first parent.
-pub async fn commit(State(state): State<AppState>, caller: Caller, route: RepoPath) -> WebResult<Response> {
-    let repo = route.authorized(&state, &caller, RepoAction::See).await?;
+pub async fn commit(State(state): State<AppState>, visitor: Visitor, route: RepoPath) -> WebResult<Response> {
+    let caller = &visitor.0;
+    let repo = route.authorized(&state, caller, RepoAction::See).await?;
     let db = state.db.as_ref();
     let resolved = repo_model::resolve_revision(db, repo.id, route.param("sha")).await?;
     let mut parents = Vec::new();
@@ -247,7 +249,7 @@ pub async fn commit(State(state): State<AppState>, caller: Caller, route: RepoPa
         parents,
         files,
     };
-    Ok(render("commit.html", &page)?.into_response())
+    Ok(render(&visitor, "commit.html", &page)?.into_response())
 }
 
 /// Fills a change's unified diff (3 lines of context) and its line counts.

@@ -9,12 +9,12 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use tessera_api::AppState;
 use tessera_api::access::Viewer;
-use tessera_api::auth::Caller;
 use tessera_db::{Repo, RepoType};
 
 use crate::error::WebResult;
 use crate::render::render;
 use crate::repos::RepoSummary;
+use crate::session::Visitor;
 
 /// Repos per listing page.
 const PAGE_SIZE: usize = 30;
@@ -43,8 +43,9 @@ struct HomePage {
 }
 
 /// `GET /`: the most recently updated repos of each type.
-pub async fn home(State(state): State<AppState>, caller: Caller) -> WebResult<Response> {
-    let viewer = Viewer::new(&state, &caller).await?;
+pub async fn home(State(state): State<AppState>, visitor: Visitor) -> WebResult<Response> {
+    let caller = &visitor.0;
+    let viewer = Viewer::new(&state, caller).await?;
     let mut sections = Vec::new();
     for (repo_type, title, url) in [
         (RepoType::Model, "Models", "/models"),
@@ -54,7 +55,7 @@ pub async fn home(State(state): State<AppState>, caller: Caller) -> WebResult<Re
         let repos = visible_repos(&state, &viewer, repo_type).await?;
         sections.push(Section { title, url, repos: repos.iter().take(HOME_RECENT).map(RepoSummary::of).collect() });
     }
-    Ok(render("home.html", &HomePage { sections })?.into_response())
+    Ok(render(&visitor, "home.html", &HomePage { sections })?.into_response())
 }
 
 #[derive(Debug, Serialize)]
@@ -75,17 +76,18 @@ struct ListingPage {
 /// `created`, `name`), paged by `p` (from 0).
 pub async fn listing(
     State(state): State<AppState>,
-    caller: Caller,
+    visitor: Visitor,
     uri: Uri,
     Query(query): Query<HashMap<String, String>>,
 ) -> WebResult<Response> {
+    let caller = &visitor.0;
     let repo_type = RepoType::from_plural(uri.path().trim_matches('/')).unwrap_or(RepoType::Model);
     let title = match repo_type {
         RepoType::Model => "Models",
         RepoType::Dataset => "Datasets",
         RepoType::Space => "Spaces",
     };
-    let viewer = Viewer::new(&state, &caller).await?;
+    let viewer = Viewer::new(&state, caller).await?;
     let search = query.get("search").cloned().unwrap_or_default();
     let author = query.get("author").cloned().unwrap_or_default();
     let sort = query.get("sort").cloned().unwrap_or_else(|| "updated".to_owned());
@@ -127,5 +129,5 @@ pub async fn listing(
         author,
         sort,
     };
-    Ok(render("listing.html", &listing)?.into_response())
+    Ok(render(&visitor, "listing.html", &listing)?.into_response())
 }

@@ -6,8 +6,9 @@
 //!
 //! Who sees what is the one access rule of `tessera_api::access`: a repo a
 //! visitor may not see is the same 404 page as a missing one, and listings
-//! filter before rendering. Visitors are anonymous or send a token in
-//! `Authorization` (scripts, tests); browser sign-in comes with sessions.
+//! filter before rendering. Visitors sign in with a password for a
+//! session cookie ([`session`]), send a token in `Authorization`
+//! (scripts), or are anonymous.
 //!
 //! Handlers are grouped by resource: [`home`] (front page and listings),
 //! [`profiles`] (users and organizations), [`repos`] (the repo page) and
@@ -24,6 +25,7 @@ pub mod profiles;
 pub mod render;
 pub mod repos;
 pub mod router;
+pub mod session;
 
 pub use error::{WebError, WebResult};
 pub use router::router;

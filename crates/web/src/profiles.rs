@@ -5,12 +5,12 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use tessera_api::access::Viewer;
-use tessera_api::auth::Caller;
 use tessera_api::{ApiError, AppState};
 
 use crate::error::WebResult;
 use crate::render::render;
 use crate::repos::RepoSummary;
+use crate::session::Visitor;
 
 #[derive(Debug, Serialize)]
 struct Member {
@@ -27,9 +27,10 @@ struct ProfilePage {
 }
 
 /// `GET /{name}`: a user's or an organization's page.
-pub async fn show(State(state): State<AppState>, caller: Caller, Path(name): Path<String>) -> WebResult<Response> {
+pub async fn show(State(state): State<AppState>, visitor: Visitor, Path(name): Path<String>) -> WebResult<Response> {
+    let caller = &visitor.0;
     let account = state.db.user_by_name(&name).await?.ok_or_else(|| ApiError::NotFound(format!("{name} not found")))?;
-    let viewer = Viewer::new(&state, &caller).await?;
+    let viewer = Viewer::new(&state, caller).await?;
     let mut repos: Vec<_> =
         state.db.namespace_repos(account.id).await?.into_iter().filter(|r| viewer.can_see(r)).collect();
     repos.sort_by_key(|repo| std::cmp::Reverse(repo.updated_at));
@@ -46,5 +47,5 @@ pub async fn show(State(state): State<AppState>, caller: Caller, Path(name): Pat
         repos: repos.iter().map(RepoSummary::of).collect(),
         members,
     };
-    Ok(render("profile.html", &page)?.into_response())
+    Ok(render(&visitor, "profile.html", &page)?.into_response())
 }

@@ -9,6 +9,7 @@ use serde::Serialize;
 use tera::{Context, Tera};
 
 use crate::error::WebResult;
+use crate::session::Visitor;
 
 /// Every template, by name, embedded at build time.
 const TEMPLATES: &[(&str, &str)] = &[
@@ -23,6 +24,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("macros.html", include_str!("../../../templates/macros.html")),
     ("commits.html", include_str!("../../../templates/commits.html")),
     ("commit.html", include_str!("../../../templates/commit.html")),
+    ("login.html", include_str!("../../../templates/login.html")),
 ];
 
 /// The stylesheet, served at [`STYLESHEET_PATH`].
@@ -70,14 +72,21 @@ impl IntoResponse for Page {
     }
 }
 
-/// Renders `template` with `context` (plus the shared `site` values) as a 200 page.
-pub fn render(template: &str, context: &impl Serialize) -> WebResult<Page> {
-    render_with_status(StatusCode::OK, template, context)
+/// Renders `template` with `context` for `visitor` (whose name the header shows) as a 200 page.
+pub fn render(visitor: &Visitor, template: &str, context: &impl Serialize) -> WebResult<Page> {
+    render_with_status(StatusCode::OK, visitor.name(), template, context)
 }
 
-fn render_with_status(status: StatusCode, template: &str, context: &impl Serialize) -> WebResult<Page> {
+/// Renders `template` with `context` and the layout's shared values.
+pub(crate) fn render_with_status(
+    status: StatusCode,
+    viewer_name: Option<&str>,
+    template: &str,
+    context: &impl Serialize,
+) -> WebResult<Page> {
     let mut context = Context::from_serialize(context)?;
     context.insert("stylesheet", STYLESHEET_PATH);
+    context.insert("viewer_name", &viewer_name);
     let body = TERA.render(template, &context)?;
     Ok(Page { status, content_type: "text/html; charset=utf-8", body })
 }
@@ -90,7 +99,7 @@ pub fn render_error(status: StatusCode, title: &str, message: &str) -> WebResult
         status: u16,
         message: &'a str,
     }
-    render_with_status(status, "error.html", &ErrorPage { title, status: status.as_u16(), message })
+    render_with_status(status, None, "error.html", &ErrorPage { title, status: status.as_u16(), message })
 }
 
 /// `GET /static/tessera.css`.

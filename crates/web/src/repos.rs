@@ -7,7 +7,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Serialize;
 use tessera_api::access::RepoAction;
-use tessera_api::auth::Caller;
 use tessera_api::time::iso8601;
 use tessera_api::{ApiError, AppState};
 use tessera_db::{Repo, RepoType};
@@ -18,6 +17,7 @@ use tessera_hub::repo_model::{self, MAIN_BRANCH, load};
 use crate::error::WebResult;
 use crate::markdown::{Card, LinkBase, render_card};
 use crate::render::{decimal_size, render};
+use crate::session::Visitor;
 
 /// Largest README rendered as a card.
 const MAX_CARD_BYTES: u64 = 512 * 1024;
@@ -108,12 +108,13 @@ struct RepoPage {
 
 /// `GET /[datasets/|spaces/]{ns}/{name}`; a browser opening a clone URL
 /// (`….git`) is sent to the repo page.
-pub async fn show(State(state): State<AppState>, caller: Caller, route: RepoPath) -> WebResult<Response> {
+pub async fn show(State(state): State<AppState>, visitor: Visitor, route: RepoPath) -> WebResult<Response> {
+    let caller = &visitor.0;
     if let Some(name) = route.name.strip_suffix(".git") {
         let prefix = route.repo_type.url_prefix();
         return Ok(Redirect::permanent(&format!("/{prefix}{}/{name}", route.namespace)).into_response());
     }
-    let repo = route.authorized(&state, &caller, RepoAction::See).await?;
+    let repo = route.authorized(&state, caller, RepoAction::See).await?;
     let db = state.db.as_ref();
     let revision = MAIN_BRANCH.to_owned();
     let links = LinkBase { repo_path: web_path(&repo), revision: encode_revision(&revision) };
@@ -133,7 +134,7 @@ pub async fn show(State(state): State<AppState>, caller: Caller, route: RepoPath
         Ok(resolved) => resolved,
         Err(ApiError::RevisionNotFound(_)) => {
             page.readme_note = Some("This repository has no main branch yet.");
-            return Ok(render("repo.html", &page)?.into_response());
+            return Ok(render(&visitor, "repo.html", &page)?.into_response());
         }
         Err(error) => return Err(error.into()),
     };
@@ -166,5 +167,5 @@ pub async fn show(State(state): State<AppState>, caller: Caller, route: RepoPath
         }
         _ => page.readme_note = Some("No model card"),
     }
-    Ok(render("repo.html", &page)?.into_response())
+    Ok(render(&visitor, "repo.html", &page)?.into_response())
 }

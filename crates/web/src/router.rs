@@ -3,10 +3,11 @@
 //! those names are reserved for accounts (`tessera_api::names`).
 
 use axum::Router;
-use axum::routing::get;
+use axum::middleware;
+use axum::routing::{get, post};
 use tessera_api::{ApiError, AppState};
 
-use crate::{files, history, home, profiles, render, repos};
+use crate::{files, history, home, profiles, render, repos, session};
 
 /// The web UI routes.
 pub fn router() -> Router<AppState> {
@@ -16,6 +17,8 @@ pub fn router() -> Router<AppState> {
         .route("/datasets", get(home::listing))
         .route("/spaces", get(home::listing))
         .route(render::STYLESHEET_PATH, get(render::stylesheet))
+        .route("/login", get(session::login_form).post(session::login))
+        .route("/logout", post(session::logout))
         .route("/{namespace}", get(profiles::show));
     for prefix in ["", "/datasets", "/spaces"] {
         let repo = format!("{prefix}/{{namespace}}/{{name}}");
@@ -33,4 +36,5 @@ pub fn router() -> Router<AppState> {
     router
         .route("/datasets/{namespace}", get(|| async { crate::WebError::from(ApiError::RepoNotFound) }))
         .route("/spaces/{namespace}", get(|| async { crate::WebError::from(ApiError::RepoNotFound) }))
+        .route_layer(middleware::from_fn(session::same_origin_posts))
 }

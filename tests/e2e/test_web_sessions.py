@@ -1,0 +1,137 @@
+"""Browser sign-in through the front door, as a browser sends it: passwords
+set with `tessera admin user passwd` (from standard input), `POST /login`
+for a session cookie and `POST /logout`.
+
+Checks: the cookie's flags; one generic refusal for unknown users, wrong
+passwords and locked accounts; a lockout after ten failures; sessions
+survive a restart (they live in the database) and stop for a disabled
+user; the cookie is accepted by web pages only, never by the API; cross-site
+form posts are refused; `next` never leads off the site.
+"""
+
+from __future__ import annotations
+
+import http.client
+import subprocess
+import urllib.parse
+from dataclasses import dataclass
+
+import pytest
+
+from tessera_server import TesseraServer
+
+PASSWORD = "correct horse battery"
+GENERIC = "Invalid username or password."
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: str
+
+
+def send(server, method: str, path: str, *, cookie: str | None = None, form: dict | None = None, headers: dict | None = None) -> Reply:
+    url = urllib.parse.urlsplit(server.endpoint)
+    conn = http.client.HTTPConnection(url.netloc, timeout=30)
+    hdrs = dict(headers or {})
+    body = None
+    if cookie:
+        hdrs["Cookie"] = f"tessera_session={cookie}"
+    if form is not None:
+        body = urllib.parse.urlencode(form).encode()
+        hdrs["Content-Type"] = "application/x-www-form-urlencoded"
+    try:
+        conn.request(method, path, body=body, headers=hdrs)
+        resp = conn.getresponse()
+        return Reply(resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read().decode("utf-8", "replace"))
+    finally:
+        conn.close()
+
+
+def passwd(server, user: str, password: str) -> None:
+    cmd = [str(server.binary), "--data-dir", str(server.data_dir), "admin", "user", "passwd", user]
+    result = subprocess.run(cmd, input=password + "\n", capture_output=True, text=True, env=server._env(), timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert f"password set for {user}" in result.stdout
+
+
+def sign_in(server, user: str, password: str, next_path: str = "/") -> Reply:
+    return send(server, "POST", "/login", form={"username": user, "password": password, "next": next_path})
+
+
+def session_of(reply: Reply) -> str:
+    cookie = reply.headers["set-cookie"]
+    return cookie.split(";", 1)[0].split("=", 1)[1]
+
+
+@pytest.fixture(scope="module")
+def site(tessera_bin, tmp_path_factory):
+    server = TesseraServer(tessera_bin, base_dir=tmp_path_factory.mktemp("tessera-sessions"), users=(("alice", True), ("bob", False), ("carol", False)))
+    server.start()
+    try:
+        for user in ("alice", "bob", "carol"):
+            passwd(server, user, PASSWORD)
+        token = server.users["alice"].token
+        conn = http.client.HTTPConnection(urllib.parse.urlsplit(server.endpoint).netloc, timeout=30)
+        conn.request("POST", "/api/repos/create", body=b'{"name": "alice/session-private-x9", "private": true}',
+                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        assert conn.getresponse().status == 200
+        conn.close()
+        yield server
+    finally:
+        server.stop()
+
+
+def test_sign_in_sets_a_safe_cookie_and_shows_private_pages(site):
+    assert send(site, "GET", "/login").status == 200
+    reply = sign_in(site, "alice", PASSWORD, "/alice/session-private-x9")
+    assert reply.status == 303 and reply.headers["location"] == "/alice/session-private-x9", reply
+    cookie = reply.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/" in cookie and "Secure" not in cookie, cookie
+    session = session_of(reply)
+    page = send(site, "GET", "/alice/session-private-x9", cookie=session)
+    assert page.status == 200 and ">alice</a>" in page.body and "Sign out" in page.body
+    assert send(site, "GET", "/alice/session-private-x9").status == 404, "anonymous visitors get the 404 page"
+    # The cookie is for web pages only: the API does not take it.
+    assert send(site, "GET", "/api/models/alice/session-private-x9", cookie=session).status == 404
+    assert send(site, "GET", "/api/whoami-v2", cookie=session).status == 401
+
+
+def test_failures_get_one_answer_and_lock_the_account(site):
+    for user, password in (("nobody", PASSWORD), ("bob", "wrong password")):
+        reply = sign_in(site, user, password)
+        assert reply.status == 401 and GENERIC in reply.body and "set-cookie" not in reply.headers, reply
+    for _ in range(10):
+        assert sign_in(site, "carol", "not her password").status == 401
+    locked = sign_in(site, "carol", PASSWORD)
+    assert locked.status == 401 and GENERIC in locked.body, "ten failures lock the account, with the same answer"
+    assert sign_in(site, "bob", PASSWORD).status == 303, "another account is not locked"
+
+
+def test_cross_site_posts_are_refused_and_logout_ends_the_session(site):
+    session = session_of(sign_in(site, "bob", PASSWORD))
+    for headers in ({"Origin": "http://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
+        refused = send(site, "POST", "/logout", cookie=session, headers=headers)
+        assert refused.status == 403, (headers, refused)
+        assert send(site, "GET", "/", cookie=session).body.count("Sign out") == 1, "the session survived the refused post"
+    host = urllib.parse.urlsplit(site.endpoint).netloc
+    out = send(site, "POST", "/logout", cookie=session, headers={"Origin": f"http://{host}", "Sec-Fetch-Site": "same-origin"})
+    assert out.status == 303 and "Max-Age=0" in out.headers["set-cookie"], out
+    assert "Sign out" not in send(site, "GET", "/", cookie=session).body, "the session ended"
+    # `next` never leads off the site.
+    assert sign_in(site, "bob", PASSWORD, "//evil.example/x").headers["location"] == "/"
+
+
+def test_sessions_survive_restarts_and_stop_for_disabled_users(site):
+    session = session_of(sign_in(site, "alice", PASSWORD))
+    site.stop()
+    site.start()
+    assert send(site, "GET", "/alice/session-private-x9", cookie=session).status == 200, "sessions live in the database"
+    bob = session_of(sign_in(site, "bob", PASSWORD))
+    site._admin("user", "disable", "bob")
+    try:
+        assert "Sign out" not in send(site, "GET", "/", cookie=bob).body, "a disabled user's session stops at once"
+        assert sign_in(site, "bob", PASSWORD).status == 401
+    finally:
+        site._admin("user", "enable", "bob")
