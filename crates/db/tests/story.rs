@@ -169,6 +169,23 @@ async fn metadata_story() {
     assert!(!db.delete_lfs_lock(repo.id, first.id).await.unwrap());
     assert!(matches!(db.create_lfs_lock(repo.id, "a.bin", bob.id, 10).await.unwrap(), LockAttempt::Created(_)));
 
+    // Passwords, failed sign-ins and browser sessions.
+    db.set_password_hash(alice.id, Some("$argon2id$phc")).await.unwrap();
+    let login = db.login_state(alice.id).await.unwrap().unwrap();
+    assert_eq!((login.password_hash.as_deref(), login.locked_until), (Some("$argon2id$phc"), 0));
+    for _ in 0..3 {
+        db.record_login_failure(alice.id, 100, 3, 50).await.unwrap();
+    }
+    assert_eq!(db.login_state(alice.id).await.unwrap().unwrap().locked_until, 150, "the third failure locks");
+    db.create_session(b"session-hash", alice.id, 100, 200).await.unwrap();
+    assert_eq!(db.session_user(b"session-hash", 199).await.unwrap().map(|user| user.id), Some(alice.id));
+    assert!(db.session_user(b"session-hash", 200).await.unwrap().is_none(), "expired");
+    assert!(db.session_user(b"other", 150).await.unwrap().is_none());
+    db.delete_session(b"session-hash").await.unwrap();
+    assert!(db.session_user(b"session-hash", 150).await.unwrap().is_none());
+    db.set_password_hash(alice.id, None).await.unwrap();
+    assert_eq!(db.login_state(alice.id).await.unwrap().unwrap().password_hash, None);
+
     // Teams: one case-insensitive name space for users and organizations.
     assert!(matches!(db.create_user("ALICE", false).await, Err(tessera_db::DbError::Conflict { .. })));
     let acme = db.create_org("acme", alice.id).await.unwrap();
