@@ -12,6 +12,7 @@ form posts are refused; `next` never leads off the site.
 from __future__ import annotations
 
 import http.client
+import re
 import subprocess
 import urllib.parse
 from dataclasses import dataclass
@@ -135,3 +136,28 @@ def test_sessions_survive_restarts_and_stop_for_disabled_users(site):
         assert sign_in(site, "bob", PASSWORD).status == 401
     finally:
         site._admin("user", "enable", "bob")
+
+
+def test_tokens_page_creates_a_token_shown_once_that_the_clients_use(site, tmp_path):
+    from tessera_server import run_cli
+
+    first = send(site, "GET", "/settings/tokens")
+    assert first.status == 303 and first.headers["location"] == "/login?next=/settings/tokens", first
+    session = session_of(sign_in(site, "alice", PASSWORD, "/settings/tokens"))
+    created = send(site, "POST", "/settings/tokens", cookie=session, form={"name": "laptop", "role": "write"})
+    assert created.status == 200 and created.headers.get("cache-control") == "no-store", created
+    secret = re.search(r'value="(hf_[A-Za-z0-9]{34})"', created.body).group(1)
+    listed = send(site, "GET", "/settings/tokens", cookie=session)
+    assert "laptop" in listed.body and secret not in listed.body, "the secret is shown once only"
+    # The new token works with the real CLI.
+    login = run_cli(site, ["auth", "login", "--token", secret], tmp_path / "cli", token=None)
+    assert login.returncode == 0, login.stderr
+    whoami = run_cli(site, ["auth", "whoami"], tmp_path / "cli", token=None)
+    assert whoami.returncode == 0 and "alice" in whoami.stdout, (whoami.stdout, whoami.stderr)
+    # Revoking it (a same-site form post) stops it.
+    token_id = re.search(r'<td>laptop</td>.*?action="/settings/tokens/(\d+)/delete"', listed.body, re.S).group(1)
+    host = urllib.parse.urlsplit(site.endpoint).netloc
+    revoked = send(site, "POST", f"/settings/tokens/{token_id}/delete", cookie=session, headers={"Origin": f"http://{host}"})
+    assert revoked.status == 303, revoked
+    assert run_cli(site, ["auth", "whoami"], tmp_path / "cli", token=None).returncode != 0
+    assert send(site, "POST", "/settings/tokens", cookie=session, form={"name": "", "role": "read"}).status == 200

@@ -26,6 +26,7 @@ pub mod render;
 pub mod repos;
 pub mod router;
 pub mod session;
+pub mod settings;
 
 pub use error::{WebError, WebResult};
 pub use router::router;

@@ -25,6 +25,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("commits.html", include_str!("../../../templates/commits.html")),
     ("commit.html", include_str!("../../../templates/commit.html")),
     ("login.html", include_str!("../../../templates/login.html")),
+    ("tokens.html", include_str!("../../../templates/tokens.html")),
 ];
 
 /// The stylesheet, served at [`STYLESHEET_PATH`].

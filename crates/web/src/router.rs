@@ -7,7 +7,7 @@ use axum::middleware;
 use axum::routing::{get, post};
 use tessera_api::{ApiError, AppState};
 
-use crate::{files, history, home, profiles, render, repos, session};
+use crate::{files, history, home, profiles, render, repos, session, settings};
 
 /// The web UI routes.
 pub fn router() -> Router<AppState> {
@@ -19,6 +19,8 @@ pub fn router() -> Router<AppState> {
         .route(render::STYLESHEET_PATH, get(render::stylesheet))
         .route("/login", get(session::login_form).post(session::login))
         .route("/logout", post(session::logout))
+        .route("/settings/tokens", get(settings::tokens).post(settings::create))
+        .route("/settings/tokens/{id}/delete", post(settings::revoke))
         .route("/{namespace}", get(profiles::show));
     for prefix in ["", "/datasets", "/spaces"] {
         let repo = format!("{prefix}/{{namespace}}/{{name}}");
