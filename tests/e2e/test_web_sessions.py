@@ -161,3 +161,40 @@ def test_tokens_page_creates_a_token_shown_once_that_the_clients_use(site, tmp_p
     assert revoked.status == 303, revoked
     assert run_cli(site, ["auth", "whoami"], tmp_path / "cli", token=None).returncode != 0
     assert send(site, "POST", "/settings/tokens", cookie=session, form={"name": "", "role": "read"}).status == 200
+
+
+def test_new_repo_form_and_repo_settings(site):
+    assert send(site, "GET", "/new").headers.get("location") == "/login?next=/new"
+    alice = session_of(sign_in(site, "alice", PASSWORD))
+    form = send(site, "GET", "/new-dataset", cookie=alice)
+    assert form.status == 200 and "Create a new dataset repository" in form.body
+    made = send(site, "POST", "/new", cookie=alice, form={"owner": "alice", "name": "web-made", "visibility": "public"})
+    assert made.status == 303 and made.headers["location"] == "/alice/web-made", made
+    assert send(site, "GET", "/alice/web-made").status == 200
+    again = send(site, "POST", "/new", cookie=alice, form={"owner": "alice", "name": "web-made", "visibility": "public"})
+    assert again.status == 200 and "You already created this model repo" in again.body
+    bad = send(site, "POST", "/new", cookie=alice, form={"owner": "alice", "name": "bad--name", "visibility": "public"})
+    assert bad.status == 200 and "Invalid repo name" in html_text(bad.body)
+    bob = session_of(sign_in(site, "bob", PASSWORD))
+    foreign = send(site, "POST", "/new", cookie=bob, form={"owner": "alice", "name": "not-bobs", "visibility": "public"})
+    assert foreign.status == 200 and "rights to create repos" in html_text(foreign.body)
+    # Settings: writers only; visibility hides the repo from others at once; deletion needs the typed id.
+    assert send(site, "GET", "/alice/web-made/settings", cookie=bob).status == 403
+    assert send(site, "GET", "/alice/web-made/settings", cookie=alice).status == 200
+    private = send(site, "POST", "/alice/web-made/settings", cookie=alice, form={"action": "visibility", "visibility": "private"})
+    assert private.status == 200 and "is now private" in private.body
+    assert send(site, "GET", "/alice/web-made", cookie=bob).status == 404
+    assert send(site, "GET", "/alice/web-made").status == 404
+    assert send(site, "GET", "/alice/web-made/settings", cookie=bob).status == 404, "a private repo's settings do not exist for others"
+    gated = send(site, "POST", "/alice/web-made/settings", cookie=alice, form={"action": "gating", "gated": "manual"})
+    assert gated.status == 200 and "Gating: manual." in gated.body
+    kept = send(site, "POST", "/alice/web-made/settings", cookie=alice, form={"action": "delete", "confirm": "web-made"})
+    assert kept.status == 200 and send(site, "GET", "/alice/web-made", cookie=alice).status == 200
+    gone = send(site, "POST", "/alice/web-made/settings", cookie=alice, form={"action": "delete", "confirm": "alice/web-made"})
+    assert gone.status == 303 and send(site, "GET", "/alice/web-made", cookie=alice).status == 404
+
+
+def html_text(body: str) -> str:
+    import html
+
+    return html.unescape(body)

@@ -126,15 +126,37 @@ fn requested_gating(gated: &Value) -> ApiResult<Gating> {
 /// the default `.gitattributes`; 409 with the existing repo's `url`.
 pub async fn create(State(state): State<AppState>, caller: Caller, body: Bytes) -> ApiResult<Json<Value>> {
     let body: CreateRepo = parse_json(&body)?;
-    let principal = caller.require_write()?;
+    caller.require_write()?;
     let (namespace, name) = split_name(&body.name, body.organization.as_deref(), &caller)?;
     let repo_type = parse_type(body.repo_type.as_deref())?;
-    let owner = creatable_namespace(&state, &caller, &namespace).await?;
     let private = visibility_private(body.private, body.visibility.as_deref())?.unwrap_or(false);
+    let repo = create_repo(&state, &caller, repo_type, &namespace, &name, private).await?;
+    Ok(Json(json!({ "url": repo_url(&state, &repo), "name": repo.full_name(), "id": repo_object_id(&repo) })))
+}
+
+/// Creates a repo for the caller in `namespace` (which they must be allowed
+/// to create in): its `main` holds one commit with the default
+/// `.gitattributes`. A taken name is a 409 naming the existing repo only
+/// if the caller may see it. Shared by the API and the web UI's form.
+pub async fn create_repo(
+    state: &AppState,
+    caller: &Caller,
+    repo_type: RepoType,
+    namespace: &str,
+    name: &str,
+    private: bool,
+) -> ApiResult<Repo> {
+    let principal = caller.require_write()?;
+    if !valid_repo_name(name) {
+        return Err(ApiError::BadRequest(format!(
+            "Invalid repo name {name:?}: use 1-96 of [A-Za-z0-9._-], no '--' or '..', not ending in '.git'"
+        )));
+    }
+    let owner = creatable_namespace(state, caller, namespace).await?;
     let new = NewRepo {
         repo_type,
         namespace: owner.name.clone(),
-        name,
+        name: name.to_owned(),
         private,
         owner_id: owner.id,
         creator_id: principal.user.id,
@@ -146,10 +168,10 @@ pub async fn create(State(state): State<AppState>, caller: Caller, body: Bytes) 
             // Only a repo the caller may see is named back.
             let existing = state.db.repo(repo_type, &new.namespace, &new.name).await?;
             let visible = match &existing {
-                Some(repo) => Viewer::new(&state, &caller).await?.can_see(repo),
+                Some(repo) => Viewer::new(state, caller).await?.can_see(repo),
                 None => false,
             };
-            let url = existing.filter(|_| visible).map(|repo| repo_url(&state, &repo));
+            let url = existing.filter(|_| visible).map(|repo| repo_url(state, &repo));
             return Err(ApiError::Conflict {
                 message: format!("You already created this {} repo", repo_type.as_str()),
                 url,
@@ -157,7 +179,6 @@ pub async fn create(State(state): State<AppState>, caller: Caller, body: Bytes) 
         }
         Err(other) => return Err(other.into()),
     };
-
     let operations = [Operation::Upsert {
         path: GITATTRIBUTES.to_owned(),
         content: default_gitattributes(repo_type).into_bytes(),
@@ -178,7 +199,7 @@ pub async fn create(State(state): State<AppState>, caller: Caller, body: Bytes) 
         user.id = principal.user.id,
         "repo created"
     );
-    Ok(Json(json!({ "url": repo_url(&state, &repo), "name": repo.full_name(), "id": repo_object_id(&repo) })))
+    Ok(repo)
 }
 
 /// `DELETE /api/repos/delete`: deletes a repo the caller may write; 404 `RepoNotFound` if missing.

@@ -26,6 +26,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("commit.html", include_str!("../../../templates/commit.html")),
     ("login.html", include_str!("../../../templates/login.html")),
     ("tokens.html", include_str!("../../../templates/tokens.html")),
+    ("new_repo.html", include_str!("../../../templates/new_repo.html")),
+    ("repo_settings.html", include_str!("../../../templates/repo_settings.html")),
 ];
 
 /// The stylesheet, served at [`STYLESHEET_PATH`].

@@ -169,3 +169,158 @@ pub async fn show(State(state): State<AppState>, visitor: Visitor, route: RepoPa
     }
     Ok(render(&visitor, "repo.html", &page)?.into_response())
 }
+
+/// The repo type a `/new…` page creates.
+fn new_page_type(path: &str) -> RepoType {
+    match path {
+        "/new-dataset" => RepoType::Dataset,
+        "/new-space" => RepoType::Space,
+        _ => RepoType::Model,
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct NewRepoPage {
+    kind: &'static str,
+    action: String,
+    owners: Vec<String>,
+    owner: String,
+    name: String,
+    private: bool,
+    error: Option<String>,
+}
+
+/// The namespaces the signed-in user may create repos in: their own, then
+/// their organizations where they are at least a contributor.
+async fn owners(state: &AppState, user: &tessera_db::User) -> WebResult<Vec<String>> {
+    let mut owners = vec![user.name.clone()];
+    for membership in state.db.user_orgs(user.id).await? {
+        if membership.role >= tessera_db::OrgRole::Contributor {
+            owners.push(membership.org.name);
+        }
+    }
+    Ok(owners)
+}
+
+/// `GET /new`, `/new-dataset`, `/new-space`: the form for a new repo.
+pub async fn new_form(State(state): State<AppState>, visitor: Visitor, uri: axum::http::Uri) -> WebResult<Response> {
+    let Some(principal) = visitor.0.0.as_ref() else {
+        return Ok(Redirect::to(&format!("/login?next={}", uri.path())).into_response());
+    };
+    let owners = owners(&state, &principal.user).await?;
+    let page = NewRepoPage {
+        kind: new_page_type(uri.path()).as_str(),
+        action: uri.path().to_owned(),
+        owner: principal.user.name.clone(),
+        owners,
+        name: String::new(),
+        private: false,
+        error: None,
+    };
+    Ok(render(&visitor, "new_repo.html", &page)?.into_response())
+}
+
+/// `POST /new…` with `owner`, `name` and `visibility`: creates the repo
+/// (the API's rules and errors) and opens it.
+pub async fn create(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    uri: axum::http::Uri,
+    body: axum::body::Bytes,
+) -> WebResult<Response> {
+    let Some(principal) = visitor.0.0.as_ref() else {
+        return Ok(Redirect::to(&format!("/login?next={}", uri.path())).into_response());
+    };
+    let form: std::collections::HashMap<String, String> = tessera_hub::extract::form_pairs(&body).into_iter().collect();
+    let owner = form.get("owner").cloned().unwrap_or_else(|| principal.user.name.clone());
+    let name = form.get("name").map(|name| name.trim().to_owned()).unwrap_or_default();
+    let private = form.get("visibility").is_some_and(|visibility| visibility == "private");
+    let repo_type = new_page_type(uri.path());
+    match tessera_hub::repos::create_repo(&state, &visitor.0, repo_type, &owner, &name, private).await {
+        Ok(repo) => Ok(Redirect::to(&web_path(&repo)).into_response()),
+        Err(
+            error @ (ApiError::BadRequest(_)
+            | ApiError::Conflict { .. }
+            | ApiError::Forbidden(_)
+            | ApiError::NotFound(_)),
+        ) => {
+            let page = NewRepoPage {
+                kind: repo_type.as_str(),
+                action: uri.path().to_owned(),
+                owners: owners(&state, &principal.user).await?,
+                owner,
+                name,
+                private,
+                error: Some(error.to_string()),
+            };
+            Ok(render(&visitor, "new_repo.html", &page)?.into_response())
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct SettingsPage {
+    repo: RepoSummary,
+    tab: &'static str,
+    revision_path: String,
+    message: Option<String>,
+}
+
+/// `GET …/settings`: visibility, gating and deletion, for those who may write the repo.
+pub async fn settings(State(state): State<AppState>, visitor: Visitor, route: RepoPath) -> WebResult<Response> {
+    let repo = route.authorized(&state, &visitor.0, RepoAction::Write).await?;
+    let page = SettingsPage {
+        repo: RepoSummary::of(&repo),
+        tab: "settings",
+        revision_path: encode_revision(MAIN_BRANCH),
+        message: None,
+    };
+    Ok(render(&visitor, "repo_settings.html", &page)?.into_response())
+}
+
+/// `POST …/settings` with `action` = `visibility` (`visibility`),
+/// `gating` (`gated`: `off`, `auto`, `manual`) or `delete` (`confirm`:
+/// the repo's id typed out).
+pub async fn update_settings(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    route: RepoPath,
+    body: axum::body::Bytes,
+) -> WebResult<Response> {
+    let repo = route.authorized(&state, &visitor.0, RepoAction::Write).await?;
+    let form: std::collections::HashMap<String, String> = tessera_hub::extract::form_pairs(&body).into_iter().collect();
+    let field = |key: &str| form.get(key).map(String::as_str).unwrap_or_default();
+    let message = match field("action") {
+        "visibility" => {
+            let private = field("visibility") == "private";
+            state.db.set_repo_private(repo.id, private).await?;
+            format!("{} is now {}.", repo.full_name(), if private { "private" } else { "public" })
+        }
+        "gating" => {
+            let gating = match field("gated") {
+                "auto" => tessera_db::Gating::Auto,
+                "manual" => tessera_db::Gating::Manual,
+                _ => tessera_db::Gating::Open,
+            };
+            state.db.set_repo_gating(repo.id, gating).await?;
+            format!("Gating: {}.", gating.as_setting().unwrap_or("off"))
+        }
+        "delete" if field("confirm") == repo.full_name() => {
+            state.db.delete_repo(repo.id).await?;
+            tracing::info!(repo.id = repo.id, repo.name = %repo.full_name(), "repo deleted in the web UI");
+            return Ok(Redirect::to("/").into_response());
+        }
+        "delete" => format!("Type {} to delete it.", repo.full_name()),
+        _ => return Err(ApiError::BadRequest("Unknown settings action".into()).into()),
+    };
+    state.db.touch_repo(repo.id, tessera_api::time::now_ms()).await?;
+    let repo = state.db.repo_by_id(repo.id).await?.ok_or(ApiError::RepoNotFound)?;
+    let page = SettingsPage {
+        repo: RepoSummary::of(&repo),
+        tab: "settings",
+        revision_path: encode_revision(MAIN_BRANCH),
+        message: Some(message),
+    };
+    Ok(render(&visitor, "repo_settings.html", &page)?.into_response())
+}

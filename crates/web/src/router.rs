@@ -21,6 +21,9 @@ pub fn router() -> Router<AppState> {
         .route("/logout", post(session::logout))
         .route("/settings/tokens", get(settings::tokens).post(settings::create))
         .route("/settings/tokens/{id}/delete", post(settings::revoke))
+        .route("/new", get(repos::new_form).post(repos::create))
+        .route("/new-dataset", get(repos::new_form).post(repos::create))
+        .route("/new-space", get(repos::new_form).post(repos::create))
         .route("/{namespace}", get(profiles::show));
     for prefix in ["", "/datasets", "/spaces"] {
         let repo = format!("{prefix}/{{namespace}}/{{name}}");
@@ -32,7 +35,8 @@ pub fn router() -> Router<AppState> {
             .route(&format!("{repo}/raw/{{rev}}/{{*path}}"), get(files::raw))
             .route(&format!("{repo}/commits/{{rev}}"), get(history::commits))
             .route(&format!("{repo}/commits/{{rev}}/{{*path}}"), get(history::commits))
-            .route(&format!("{repo}/commit/{{sha}}"), get(history::commit));
+            .route(&format!("{repo}/commit/{{sha}}"), get(history::commit))
+            .route(&format!("{repo}/settings"), get(repos::settings).post(repos::update_settings));
     }
     // `/datasets/{x}` names no repo (a dataset id has two parts).
     router
