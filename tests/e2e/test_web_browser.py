@@ -1,0 +1,180 @@
+"""The web UI in a real browser: Debian's Chromium driven by Playwright
+(`executable_path=/usr/bin/chromium`; no browser is ever downloaded).
+
+One journey, run twice, with JavaScript enabled and disabled: sign in; make
+a write token on the tokens page and upload with it through
+huggingface_hub (a README with metadata and a Xet file, then a second
+commit); create a repo in the browser; read its card, files, the Xet file's
+pointer page, the history and a commit's diff; make it private and see it
+vanish for another signed-in user and for an anonymous visitor.
+Screenshots of the main pages at desktop and phone widths are saved under
+tests/e2e/.results/screenshots (git-ignored).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tessera_server import TesseraServer, scenario
+
+CHROMIUM = Path("/usr/bin/chromium")
+PASSWORD = "browser journey pass"
+VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+README = """---
+license: mit
+pipeline_tag: text-classification
+---
+# Browser journey
+
+A card written by the browser test.
+"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        if os.environ.get("CI") not in (None, "", "false"):
+            pytest.fail("CI needs Debian's chromium at /usr/bin/chromium (.ci/run installs it)")
+        pytest.skip("no /usr/bin/chromium: apt-get install chromium to run the browser tests")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def site(tessera_bin, tmp_path_factory):
+    server = TesseraServer(tessera_bin, base_dir=tmp_path_factory.mktemp("tessera-browser"), users=(("alice", True), ("bob", False)))
+    server.start()
+    try:
+        for user in ("alice", "bob"):
+            cmd = [str(server.binary), "--data-dir", str(server.data_dir), "admin", "user", "passwd", user]
+            done = subprocess.run(cmd, input=PASSWORD + "\n", capture_output=True, text=True, env=server._env(), timeout=60)
+            assert done.returncode == 0, done.stderr
+        yield server
+    finally:
+        server.stop()
+
+
+def sign_in(context, site, user: str):
+    page = context.new_page()
+    page.goto(f"{site.endpoint}/login")
+    page.fill("#login-username", user)
+    page.fill("#login-password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    assert page.url == f"{site.endpoint}/", page.url
+    assert page.locator("header .account").inner_text().startswith(user)
+    return page
+
+
+def shoot(page, results_dir: Path, name: str) -> None:
+    folder = results_dir / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    for label, size in VIEWPORTS.items():
+        page.set_viewport_size(size)
+        page.screenshot(path=str(folder / f"{name}-{label}.png"), full_page=True)
+    page.set_viewport_size(VIEWPORTS["desktop"])
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+def test_browser_journey(browser, site, tmp_path, results_dir, javascript):
+    repo = f"alice/journey-{'js' if javascript else 'nojs'}"
+    context = browser.new_context(java_script_enabled=javascript, viewport=VIEWPORTS["desktop"])
+    page = sign_in(context, site, "alice")
+
+    # A write token from the tokens page, shown once.
+    page.goto(f"{site.endpoint}/settings/tokens")
+    page.fill("#token-name", f"journey-{javascript}")
+    page.check("input[name=role][value=write]")
+    page.click("text=Create token")
+    token = page.input_value("#new-token")
+    assert token.startswith("hf_") and len(token) == 37
+    if javascript:
+        shoot(page, results_dir, "tokens")
+
+    # A repo created in the browser.
+    page.goto(f"{site.endpoint}/new")
+    page.fill("#new-name", repo.split("/")[1])
+    page.click("text=Create repository")
+    page.wait_for_load_state()
+    assert page.url == f"{site.endpoint}/{repo}", page.url
+
+    # Uploads with that token through the real client: a card and a Xet file, then a change.
+    scenario(
+        site,
+        tmp_path,
+        "upload",
+        """
+        from huggingface_hub import CommitOperationAdd, HfApi
+        api = HfApi()
+        api.create_commit(PARAMS["repo"], [
+            CommitOperationAdd("README.md", PARAMS["readme"].encode()),
+            CommitOperationAdd("weights/model.bin", bytes(range(256)) * 8192),
+        ], commit_message="Add the card and weights")
+        api.upload_file(path_or_fileobj=(PARAMS["readme"] + "More text.\\n").encode(), path_in_repo="README.md",
+                        repo_id=PARAMS["repo"], commit_message="Extend the card")
+        """,
+        token=token,
+        params={"repo": repo, "readme": README},
+    )
+
+    # The card, with its metadata as chips.
+    page.goto(f"{site.endpoint}/{repo}")
+    assert page.locator(".markdown h1").inner_text() == "Browser journey"
+    chips = page.locator(".chips li").all_inner_texts()
+    assert "License: mit" in chips and "Task: text-classification" in chips, chips
+    assert page.locator("#copy-git").input_value() == f"git clone {site.endpoint}/{repo}"
+    if javascript:
+        shoot(page, results_dir, "repo")
+
+    # Files, then the Xet file's pointer details.
+    page.click("text=Files and versions")
+    page.click("a:text-is('weights')")
+    row = page.locator("tr", has_text="model.bin")
+    assert "Xet" in row.inner_text() and "2.10 MB" in row.inner_text(), row.inner_text()
+    if javascript:
+        shoot(page, results_dir, "tree")
+    page.click("a:text-is('model.bin')")
+    assert page.locator(".pointer h2").inner_text() == "Xet pointer details"
+    assert "2097152 bytes" in page.locator(".pointer").inner_text()
+    if javascript:
+        shoot(page, results_dir, "blob")
+
+    # The file's history, the repo's history, then the last commit's diff.
+    page.click("text=history")
+    assert page.locator(".commits li a").all_inner_texts() == ["Add the card and weights"]
+    page.goto(f"{site.endpoint}/{repo}/tree/main")
+    page.click("a:text-is('History')")
+    titles = page.locator(".commits li a").all_inner_texts()
+    assert titles[:2] == ["Extend the card", "Add the card and weights"], titles
+    page.click("text=Extend the card")
+    assert "CHANGED" in page.locator(".diff h4").first.inner_text()
+    assert "+More text." in page.locator(".diff-lines .add").all_inner_texts()
+    if javascript:
+        shoot(page, results_dir, "commit")
+
+    # Private: gone for another signed-in user and for anonymous visitors.
+    page.goto(f"{site.endpoint}/{repo}/settings")
+    page.check("input[name=visibility][value=private]")
+    page.click("text=Save visibility")
+    assert "is now private" in page.locator(".notice").inner_text()
+    other = browser.new_context(java_script_enabled=javascript)
+    bob = sign_in(other, site, "bob")
+    response = bob.goto(f"{site.endpoint}/{repo}")
+    assert response.status == 404 and repo not in bob.content()
+    bob.goto(f"{site.endpoint}/models")
+    assert repo not in bob.content()
+    anonymous = browser.new_context(java_script_enabled=javascript).new_page()
+    assert anonymous.goto(f"{site.endpoint}/{repo}").status == 404
+    assert page.goto(f"{site.endpoint}/{repo}").status == 200, "the owner still sees it"
+    other.close()
+    context.close()
