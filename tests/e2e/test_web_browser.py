@@ -178,3 +178,93 @@ def test_browser_journey(browser, site, tmp_path, results_dir, javascript):
     assert page.goto(f"{site.endpoint}/{repo}").status == 200, "the owner still sees it"
     other.close()
     context.close()
+
+
+# ---------------------------------------------------------------- HTML validity and accessibility
+WEB_TOOLS = Path(os.environ.get("TESSERA_WEB_TOOLS", Path.home() / ".cache" / "tessera-web-tools"))
+WEB_TOOL_PINS = ("vnu-jar@26.9.27", "axe-core@4.14.1")
+
+
+@pytest.fixture(scope="module")
+def web_tools() -> Path:
+    """The Nu HTML checker and axe-core from npm, installed once into a cache dir outside the repo."""
+    import shutil
+
+    vnu = WEB_TOOLS / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
+    axe = WEB_TOOLS / "node_modules" / "axe-core" / "axe.min.js"
+    if not (vnu.exists() and axe.exists()):
+        if not (shutil.which("npm") and shutil.which("java")):
+            if os.environ.get("CI") not in (None, "", "false"):
+                pytest.fail("CI needs npm and java for vnu and axe (.ci/run installs them)")
+            pytest.skip("npm and java are needed for the HTML and accessibility checks")
+        WEB_TOOLS.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(["npm", "install", "--prefix", str(WEB_TOOLS), "--no-audit", "--no-fund", *WEB_TOOL_PINS],
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr
+    return WEB_TOOLS
+
+
+def test_every_page_template_is_valid_html_and_accessible(browser, site, tmp_path, web_tools):
+    repo = "alice/checked-pages"
+    context = browser.new_context(bypass_csp=True)  # axe is injected as a script
+    page = sign_in(context, site, "alice")
+    page.goto(f"{site.endpoint}/new")
+    page.fill("#new-name", repo.split("/")[1])
+    page.click("text=Create repository")
+    scenario(
+        site,
+        tmp_path,
+        "fill",
+        """
+        from huggingface_hub import CommitOperationAdd, HfApi
+        api = HfApi()
+        api.create_commit(PARAMS["repo"], [CommitOperationAdd("README.md", PARAMS["readme"].encode()),
+                                           CommitOperationAdd("docs/notes.json", b'{"ok": true}'),
+                                           CommitOperationAdd("weights/model.bin", bytes(range(256)) * 4096)],
+                          commit_message="Fill")
+        api.upload_file(path_or_fileobj=b"changed\\n", path_in_repo="docs/notes.txt", repo_id=PARAMS["repo"])
+        """,
+        user="alice",
+        params={"repo": repo, "readme": README},
+    )
+    head = page.goto(f"{site.endpoint}/api/models/{repo}").json()["sha"]
+    paths = {
+        "home": "/",
+        "listing": "/models?search=checked",
+        "profile": "/alice",
+        "repo": f"/{repo}",
+        "tree": f"/{repo}/tree/main",
+        "blob-text": f"/{repo}/blob/main/docs/notes.json",
+        "blob-xet": f"/{repo}/blob/main/weights/model.bin",
+        "commits": f"/{repo}/commits/main",
+        "commit": f"/{repo}/commit/{head}",
+        "settings": f"/{repo}/settings",
+        "tokens": "/settings/tokens",
+        "new": "/new",
+        "not-found": "/alice/no-such-repo",
+    }
+    pages_dir = tmp_path / "pages"
+    pages_dir.mkdir()
+    axe_script = (web_tools / "node_modules" / "axe-core" / "axe.min.js").read_text()
+    serious = []
+    for name, path in paths.items():
+        page.goto(f"{site.endpoint}{path}")
+        (pages_dir / f"{name}.html").write_text(page.content())
+        page.add_script_tag(content=axe_script)
+        result = page.evaluate("async () => await axe.run()")
+        for violation in result["violations"]:
+            if violation["impact"] in ("serious", "critical"):
+                serious.append(f"{name}: {violation['id']} ({violation['impact']}): {violation['help']}")
+    anonymous = browser.new_context().new_page()
+    anonymous.goto(f"{site.endpoint}/login")
+    (pages_dir / "login.html").write_text(anonymous.content())
+    assert not serious, "axe found serious or critical violations:\n" + "\n".join(serious)
+    # The server's own HTML (not the DOM after axe ran): fetch it again, then one vnu run over every page.
+    for name, path in paths.items():
+        response = page.request.get(f"{site.endpoint}{path}")
+        (pages_dir / f"{name}.html").write_text(response.text())
+    vnu = web_tools / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
+    checked = subprocess.run(["java", "-jar", str(vnu), "--errors-only", "--format", "gnu", *sorted(map(str, pages_dir.glob("*.html")))],
+                             capture_output=True, text=True, timeout=300)
+    assert checked.returncode == 0, f"the Nu HTML checker found errors:\n{checked.stdout}{checked.stderr}"
+    context.close()
