@@ -150,15 +150,20 @@ fn token_cap(principal: &Principal, repo: &Repo) -> Level {
     }
 }
 
+/// `user`'s role in the organization owning namespace `owner_id`; no query
+/// when the answer cannot matter (site admins, the user's own namespace).
+async fn role_in_namespace(state: &AppState, user: &User, owner_id: i64) -> ApiResult<Option<OrgRole>> {
+    if user.is_admin || owner_id == user.id {
+        return Ok(None);
+    }
+    Ok(state.db.member_role(owner_id, user.id).await?)
+}
+
 /// The caller's [`Standing`] on `repo`, reading from the DB only what `action` needs.
 pub async fn standing(state: &AppState, caller: &Caller, repo: &Repo, action: RepoAction) -> ApiResult<Standing> {
     let Some(principal) = caller.0.as_ref() else { return Ok(Standing { level: Level::None, accepted: false }) };
     let user = &principal.user;
-    let role = if user.is_admin || repo.owner_id == user.id {
-        None
-    } else {
-        state.db.member_role(repo.owner_id, user.id).await?
-    };
+    let role = role_in_namespace(state, user, repo.owner_id).await?;
     let level = user_level(user, repo, role).min(token_cap(principal, repo));
     let accepted = action == RepoAction::Download
         && repo.gating != Gating::Open
@@ -332,11 +337,7 @@ pub async fn repo_for_git_client(
 /// Whether `user`, with all their rights (whatever token they called with),
 /// may see `repo`: for checks of what a user asks a new token to reach.
 pub async fn user_may_see(state: &AppState, user: &User, repo: &Repo) -> ApiResult<bool> {
-    let role = if user.is_admin || repo.owner_id == user.id {
-        None
-    } else {
-        state.db.member_role(repo.owner_id, user.id).await?
-    };
+    let role = role_in_namespace(state, user, repo.owner_id).await?;
     Ok(!repo.private || user_level(user, repo, role) >= Level::Read)
 }
 
@@ -365,8 +366,7 @@ pub async fn authorize_namespace(
 ) -> ApiResult<()> {
     let principal = caller.require()?;
     let user = &principal.user;
-    let role =
-        if user.is_admin || account.id == user.id { None } else { state.db.member_role(account.id, user.id).await? };
+    let role = role_in_namespace(state, user, account.id).await?;
     let user_may = user.is_admin
         || match action {
             NamespaceAction::CreateRepo => {

@@ -88,6 +88,16 @@ pub fn no_such_repo(kind: &str, name: &str) -> ApiError {
     ApiError::NotFound(format!("No {kind} repo {name}"))
 }
 
+/// Revokes token `id` if it is one of `user`'s; else 404, whether it exists or not.
+pub async fn revoke_own_token(db: &dyn MetadataStore, user: &User, id: i64) -> Result<(), ApiError> {
+    let owned = db.tokens(user.id).await?.iter().any(|token| token.id == id);
+    if !owned || !db.delete_token(id).await? {
+        return Err(ApiError::NotFound("Token not found".into()));
+    }
+    tracing::info!(user.id = user.id, token.id = id, "token revoked");
+    Ok(())
+}
+
 /// A fine-grained grant on what `kind` (`model`, `dataset`, `space`, or
 /// `user`/`org` for a namespace) and `name` (`ns/name`, or `ns`) name.
 pub async fn resolve_grant(

@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tessera_api::access::{Viewer, user_in_namespace, user_may_see};
-use tessera_api::auth::{Caller, grants_json, issue_token, no_such_repo, resolve_grant};
+use tessera_api::auth::{Caller, grants_json, issue_token, no_such_repo, resolve_grant, revoke_own_token};
 use tessera_api::time::iso8601;
 use tessera_api::{ApiError, ApiResult, AppState};
 use tessera_db::{GrantTarget, Token, TokenScope};
@@ -127,10 +127,6 @@ pub async fn revoke(State(state): State<AppState>, caller: Caller, Path(id): Pat
     let principal = caller.require_full_write()?;
     let not_found = || ApiError::NotFound("Token not found".into());
     let id: i64 = id.parse().map_err(|_| not_found())?;
-    let owned = state.db.tokens(principal.user.id).await?.iter().any(|token| token.id == id);
-    if !owned || !state.db.delete_token(id).await? {
-        return Err(not_found());
-    }
-    tracing::info!(user.id = principal.user.id, token.id = id, "token revoked");
+    revoke_own_token(state.db.as_ref(), &principal.user, id).await?;
     Ok(Json(json!({})))
 }

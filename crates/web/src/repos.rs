@@ -17,7 +17,7 @@ use tessera_hub::repo_model::{self, MAIN_BRANCH, load};
 use crate::error::WebResult;
 use crate::markdown::{Card, LinkBase, render_card};
 use crate::render::{decimal_size, render};
-use crate::session::Visitor;
+use crate::session::{Visitor, form_fields, sign_in_first};
 
 /// Largest README rendered as a card.
 const MAX_CARD_BYTES: u64 = 512 * 1024;
@@ -205,7 +205,7 @@ async fn owners(state: &AppState, user: &tessera_db::User) -> WebResult<Vec<Stri
 /// `GET /new`, `/new-dataset`, `/new-space`: the form for a new repo.
 pub async fn new_form(State(state): State<AppState>, visitor: Visitor, uri: axum::http::Uri) -> WebResult<Response> {
     let Some(principal) = visitor.0.0.as_ref() else {
-        return Ok(Redirect::to(&format!("/login?next={}", uri.path())).into_response());
+        return Ok(sign_in_first(uri.path()));
     };
     let owners = owners(&state, &principal.user).await?;
     let page = NewRepoPage {
@@ -229,9 +229,9 @@ pub async fn create(
     body: axum::body::Bytes,
 ) -> WebResult<Response> {
     let Some(principal) = visitor.0.0.as_ref() else {
-        return Ok(Redirect::to(&format!("/login?next={}", uri.path())).into_response());
+        return Ok(sign_in_first(uri.path()));
     };
-    let form: std::collections::HashMap<String, String> = tessera_hub::extract::form_pairs(&body).into_iter().collect();
+    let form = form_fields(&body);
     let owner = form.get("owner").cloned().unwrap_or_else(|| principal.user.name.clone());
     let name = form.get("name").map(|name| name.trim().to_owned()).unwrap_or_default();
     let private = form.get("visibility").is_some_and(|visibility| visibility == "private");
@@ -289,7 +289,7 @@ pub async fn update_settings(
     body: axum::body::Bytes,
 ) -> WebResult<Response> {
     let repo = route.authorized(&state, &visitor.0, RepoAction::Write).await?;
-    let form: std::collections::HashMap<String, String> = tessera_hub::extract::form_pairs(&body).into_iter().collect();
+    let form = form_fields(&body);
     let field = |key: &str| form.get(key).map(String::as_str).unwrap_or_default();
     let message = match field("action") {
         "visibility" => {

@@ -117,6 +117,16 @@ fn cookie(state: &AppState, value: &str, max_age_secs: i64) -> WebResult<HeaderV
     .map_err(|error| ApiError::internal(error).into())
 }
 
+/// The fields of a submitted form (the last value of a repeated field).
+pub fn form_fields(body: &[u8]) -> HashMap<String, String> {
+    tessera_hub::extract::form_pairs(body).into_iter().collect()
+}
+
+/// To the sign-in page, which comes back to `path` (a page for signed-in users).
+pub fn sign_in_first(path: &str) -> Response {
+    Redirect::to(&format!("/login?next={path}")).into_response()
+}
+
 /// A local path to go to after signing in (never another site).
 fn local_next(next: Option<&str>) -> String {
     match next {
@@ -145,7 +155,7 @@ pub async fn login_form(Query(query): Query<HashMap<String, String>>) -> WebResu
 /// success; the same refusal for an unknown user, a wrong password, a
 /// disabled or locked account.
 pub async fn login(State(state): State<AppState>, body: Bytes) -> WebResult<Response> {
-    let form: HashMap<String, String> = tessera_hub::extract::form_pairs(&body).into_iter().collect();
+    let form = form_fields(&body);
     let username = form.get("username").map(|name| name.trim().to_owned()).unwrap_or_default();
     let password = form.get("password").cloned().unwrap_or_default();
     let next = local_next(form.get("next").map(String::as_str));

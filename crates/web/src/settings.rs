@@ -2,21 +2,19 @@
 //! list, create a read or write token (its secret shown once, never
 //! stored), revoke.
 
-use std::collections::HashMap;
-
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Serialize;
-use tessera_api::auth::{Principal, issue_token};
+use tessera_api::auth::{Principal, issue_token, revoke_own_token};
 use tessera_api::time::iso8601;
 use tessera_api::{ApiError, AppState};
 use tessera_db::TokenScope;
 
 use crate::error::WebResult;
 use crate::render::render;
-use crate::session::Visitor;
+use crate::session::{Visitor, form_fields, sign_in_first};
 
 /// Where the tokens page lives.
 const TOKENS_PATH: &str = "/settings/tokens";
@@ -35,11 +33,6 @@ struct TokensPage {
     /// A token just created: its name and secret, shown this once.
     created: Option<(String, String)>,
     error: Option<String>,
-}
-
-/// To the sign-in page, which comes back here.
-fn sign_in_first() -> Response {
-    Redirect::to(&format!("/login?next={TOKENS_PATH}")).into_response()
 }
 
 async fn tokens_page(
@@ -68,14 +61,14 @@ async fn tokens_page(
 
 /// `GET /settings/tokens`.
 pub async fn tokens(State(state): State<AppState>, visitor: Visitor) -> WebResult<Response> {
-    let Some(principal) = visitor.0.0.as_ref() else { return Ok(sign_in_first()) };
+    let Some(principal) = visitor.0.0.as_ref() else { return Ok(sign_in_first(TOKENS_PATH)) };
     tokens_page(&state, &visitor, principal, None, None).await
 }
 
 /// `POST /settings/tokens` with `name` and `role` (`read` or `write`): a new token, shown once.
 pub async fn create(State(state): State<AppState>, visitor: Visitor, body: Bytes) -> WebResult<Response> {
-    let Some(principal) = visitor.0.0.as_ref() else { return Ok(sign_in_first()) };
-    let form: HashMap<String, String> = tessera_hub::extract::form_pairs(&body).into_iter().collect();
+    let Some(principal) = visitor.0.0.as_ref() else { return Ok(sign_in_first(TOKENS_PATH)) };
+    let form = form_fields(&body);
     let name = form.get("name").map(|name| name.trim().to_owned()).unwrap_or_default();
     let scope = match form.get("role").map(String::as_str) {
         Some("write") => TokenScope::Write,
@@ -90,11 +83,7 @@ pub async fn create(State(state): State<AppState>, visitor: Visitor, body: Bytes
 
 /// `POST /settings/tokens/{id}/delete`: revokes one of the user's tokens.
 pub async fn revoke(State(state): State<AppState>, visitor: Visitor, Path(id): Path<i64>) -> WebResult<Response> {
-    let Some(principal) = visitor.0.0.as_ref() else { return Ok(sign_in_first()) };
-    let owned = state.db.tokens(principal.user.id).await?.iter().any(|token| token.id == id);
-    if !owned || !state.db.delete_token(id).await? {
-        return Err(ApiError::NotFound("Token not found".into()).into());
-    }
-    tracing::info!(user.id = principal.user.id, token.id = id, "token revoked in the web UI");
+    let Some(principal) = visitor.0.0.as_ref() else { return Ok(sign_in_first(TOKENS_PATH)) };
+    revoke_own_token(state.db.as_ref(), &principal.user, id).await?;
     Ok(Redirect::to(TOKENS_PATH).into_response())
 }
