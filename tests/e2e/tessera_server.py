@@ -55,6 +55,7 @@ _SERVER_ENV_DROP = (
     "TESSERA_S3_ENDPOINT",
     "TESSERA_S3_REGION",
     "TESSERA_S3_FORCE_PATH_STYLE",
+    "TESSERA_SIGNUP",
 )
 # Client settings that must never leak in from the developer's environment.
 _CLIENT_ENV_PREFIXES = ("HF_", "HUGGINGFACE_", "XET_")
@@ -93,10 +94,14 @@ class TesseraServer:
         *,
         backend: Backend | None = None,
         shared_with: "TesseraServer | None" = None,
+        env: dict[str, str] | None = None,
     ):
         """`backend`: where metadata and blobs live (default: a fresh one of
         TESSERA_TEST_BACKEND); `shared_with`: another server whose database,
-        blob store and users this one shares (its own data dir and port)."""
+        blob store and users this one shares (its own data dir and port);
+        `env`: settings for the server (`TESSERA_SIGNUP`, …), also read at
+        every restart from `self.env`."""
+        self.env = dict(env or {})
         self.binary = Path(binary)
         if shared_with is not None:
             if shared_with.backend.kind == "sqlite-disk":
@@ -129,6 +134,7 @@ class TesseraServer:
         env.setdefault("RUST_BACKTRACE", "1")
         env["NO_COLOR"] = "1"  # plain-text log file
         env.update(self.backend.server_env)
+        env.update(self.env)
         return env
 
     def _admin(self, *args: str) -> str:

@@ -24,7 +24,7 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse as _, Response};
-use tessera_db::{AccessStatus, Gating, GrantTarget, OrgRole, Repo, RepoType, TokenScope, User};
+use tessera_db::{AccessStatus, Gating, GrantTarget, OrgRole, Repo, RepoType, TokenGrant, TokenScope, User};
 
 use crate::auth::{Caller, INVALID_CREDENTIALS, Principal};
 use crate::error::{ApiError, ApiResult, MovedRepo};
@@ -428,6 +428,37 @@ pub async fn locate_moved_repos(request: Request, next: Next) -> Response {
         }
     }
     response
+}
+
+/// A fine-grained token grant of `user`'s on what `kind` and `name` name
+/// (see [`crate::auth::resolve_grant`]), if `user` can reach it: a repo
+/// they may see (one they may not is answered as missing), or their own
+/// namespace or one of their organizations.
+pub async fn reachable_grant(
+    state: &AppState,
+    user: &User,
+    kind: &str,
+    name: &str,
+    write: bool,
+) -> ApiResult<TokenGrant> {
+    let grant = crate::auth::resolve_grant(state.db.as_ref(), kind, name, write).await?;
+    let allowed = match &grant.target {
+        GrantTarget::Repo { id, .. } => match state.db.repo_by_id(*id).await? {
+            Some(repo) => user_may_see(state, user, &repo).await?,
+            None => false,
+        },
+        GrantTarget::Namespace { id, .. } => match state.db.user_by_id(*id).await? {
+            Some(account) => user_in_namespace(state, user, &account).await?,
+            None => false,
+        },
+    };
+    match (allowed, &grant.target) {
+        (true, _) => Ok(grant),
+        (false, GrantTarget::Repo { .. }) => Err(crate::auth::no_such_repo(kind, name)),
+        (false, GrantTarget::Namespace { .. }) => Err(ApiError::Forbidden(format!(
+            "A token can reach only your own namespace and your organizations', not {name}"
+        ))),
+    }
 }
 
 #[cfg(test)]

@@ -19,4 +19,4 @@ pub mod time;
 pub mod xet_token;
 
 pub use error::{ApiError, ApiResult};
-pub use state::{App, AppState};
+pub use state::{App, AppState, Signup};

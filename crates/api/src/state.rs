@@ -27,6 +27,33 @@ pub struct App {
     /// finds none free is answered 503 with `Retry-After` (hf_xet retries).
     /// Sized by `TESSERA_MAX_CONCURRENT_XORB_UPLOADS`.
     pub xorb_uploads: Semaphore,
+    /// Who may make an account at `/join` (`TESSERA_SIGNUP`).
+    pub signup: Signup,
+}
+
+/// Who may make an account in the browser at `/join`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Signup {
+    /// Nobody: admins create accounts (`tessera admin user create`). The default.
+    #[default]
+    Off,
+    /// Anyone who can reach the server.
+    Open,
+    /// Whoever holds an unused invitation (`tessera admin invite create`).
+    Invite,
+}
+
+impl std::str::FromStr for Signup {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "off" => Ok(Self::Off),
+            "open" => Ok(Self::Open),
+            "invite" => Ok(Self::Invite),
+            other => Err(format!("sign-up must be off, open or invite, not {other:?}")),
+        }
+    }
 }
 
 /// Cheaply clonable handle on [`App`].
@@ -59,7 +86,14 @@ impl AppState {
             cas_token_ttl_secs: App::DEFAULT_TTL_SECS,
             data_url_ttl_secs: App::DEFAULT_TTL_SECS,
             xorb_uploads: Semaphore::new(max_concurrent_xorb_uploads),
+            signup: Signup::Off,
         }))
+    }
+
+    /// This state with the sign-up policy `signup`; call before the state is shared.
+    pub fn with_signup(mut self, signup: Signup) -> Self {
+        Arc::get_mut(&mut self.0).expect("the sign-up policy is set before the state is shared").signup = signup;
+        self
     }
 }
 

@@ -102,6 +102,21 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn session_user(&self, id_hash: &[u8], now_ms: i64) -> Result<Option<User>>;
     /// Ends a session.
     async fn delete_session(&self, id_hash: &[u8]) -> Result<()>;
+    /// Ends every session of a user but the one whose id hashes to `keep` (after a password change).
+    async fn delete_other_sessions(&self, user_id: i64, keep: &[u8]) -> Result<()>;
+
+    // ---- profiles and sign-up invitations ----
+
+    /// The full name an account shows on its profile, if set.
+    async fn full_name(&self, account_id: i64) -> Result<Option<String>>;
+    /// Sets (or with `None` clears) an account's full name.
+    async fn set_full_name(&self, account_id: i64, full_name: Option<&str>) -> Result<()>;
+    /// Stores an invitation by the hash of its code; it ends at `expires_at` (unix ms).
+    async fn create_invite(&self, code_hash: &[u8], created_by: i64, created_at: i64, expires_at: i64) -> Result<i64>;
+    /// Claims a live, unused invitation (marks it used now); its id, or `None` when there is none to claim.
+    async fn claim_invite(&self, code_hash: &[u8], now_ms: i64) -> Result<Option<i64>>;
+    /// Records who used a claimed invitation, or with `None` releases the claim.
+    async fn settle_invite(&self, invite_id: i64, used_by: Option<i64>) -> Result<()>;
 
     // ---- tokens ----
 

@@ -491,6 +491,8 @@ impl MetadataStore for SqlStore {
             "DELETE FROM token_scopes WHERE namespace_id = $1 OR token_id IN (SELECT id FROM tokens WHERE user_id = $1)",
             "DELETE FROM tokens WHERE user_id = $1",
             "DELETE FROM sessions WHERE user_id = $1",
+            "UPDATE invites SET created_by = NULL WHERE created_by = $1",
+            "UPDATE invites SET used_by = NULL WHERE used_by = $1",
             "DELETE FROM org_members WHERE user_id = $1 OR org_id = $1",
             "DELETE FROM access_requests WHERE user_id = $1",
             "DELETE FROM users WHERE id = $1",
@@ -625,6 +627,68 @@ impl MetadataStore for SqlStore {
 
     async fn delete_session(&self, id_hash: &[u8]) -> Result<()> {
         sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash.to_vec()).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn delete_other_sessions(&self, user_id: i64, keep: &[u8]) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
+            .bind(user_id)
+            .bind(keep.to_vec())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn full_name(&self, account_id: i64) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT full_name FROM users WHERE id = $1")
+            .bind(account_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(row) => row.try_get("full_name")?,
+            None => None,
+        })
+    }
+
+    async fn set_full_name(&self, account_id: i64, full_name: Option<&str>) -> Result<()> {
+        sqlx::query("UPDATE users SET full_name = $1 WHERE id = $2")
+            .bind(full_name)
+            .bind(account_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn create_invite(&self, code_hash: &[u8], created_by: i64, created_at: i64, expires_at: i64) -> Result<i64> {
+        let row = sqlx::query(
+            "INSERT INTO invites (code_hash, created_by, created_at, expires_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(code_hash.to_vec())
+        .bind(created_by)
+        .bind(created_at)
+        .bind(expires_at)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get("id")?)
+    }
+
+    async fn claim_invite(&self, code_hash: &[u8], now_ms: i64) -> Result<Option<i64>> {
+        let row = sqlx::query(
+            "UPDATE invites SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING id",
+        )
+        .bind(now_ms)
+        .bind(code_hash.to_vec())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| row.try_get("id")).transpose().map_err(Into::into)
+    }
+
+    async fn settle_invite(&self, invite_id: i64, used_by: Option<i64>) -> Result<()> {
+        let statement = match used_by {
+            Some(_) => "UPDATE invites SET used_by = $1 WHERE id = $2",
+            None => "UPDATE invites SET used_at = NULL, used_by = $1 WHERE id = $2",
+        };
+        sqlx::query(statement).bind(used_by).bind(invite_id).execute(&self.pool).await?;
         Ok(())
     }
 

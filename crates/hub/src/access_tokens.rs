@@ -8,8 +8,8 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tessera_api::access::{Viewer, user_in_namespace, user_may_see};
-use tessera_api::auth::{Caller, grants_json, issue_token, no_such_repo, resolve_grant, revoke_own_token};
+use tessera_api::access::{Viewer, reachable_grant};
+use tessera_api::auth::{Caller, grants_json, issue_token, revoke_own_token};
 use tessera_api::time::iso8601;
 use tessera_api::{ApiError, ApiResult, AppState};
 use tessera_db::{GrantTarget, Token, TokenScope};
@@ -93,27 +93,7 @@ pub async fn create(State(state): State<AppState>, caller: Caller, body: Bytes) 
     for entry in &body.scoped {
         let write = entry.permissions.iter().any(|permission| permission == "repo.write");
         let (kind, name) = (entry.entity.kind.as_str(), entry.entity.name.as_str());
-        let grant = resolve_grant(state.db.as_ref(), kind, name, write).await?;
-        // A token may name only what its user can reach; a repo they may not
-        // see is answered as a missing one.
-        let allowed = match &grant.target {
-            GrantTarget::Repo { id, .. } => match state.db.repo_by_id(*id).await? {
-                Some(repo) => user_may_see(&state, user, &repo).await?,
-                None => false,
-            },
-            GrantTarget::Namespace { id, .. } => match state.db.user_by_id(*id).await? {
-                Some(account) => user_in_namespace(&state, user, &account).await?,
-                None => false,
-            },
-        };
-        if !allowed {
-            return Err(match grant.target {
-                GrantTarget::Repo { .. } => no_such_repo(kind, name),
-                GrantTarget::Namespace { .. } => ApiError::Forbidden(format!(
-                    "A token can reach only your own namespace and your organizations', not {name}"
-                )),
-            });
-        }
+        let grant = reachable_grant(&state, user, kind, name, write).await?;
         grants.push(grant);
     }
     let (secret, token) = issue_token(state.db.as_ref(), user, &body.name, scope, &grants).await?;

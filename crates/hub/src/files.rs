@@ -170,6 +170,9 @@ pub async fn resolve(
     headers.insert(HeaderName::from_static("x-repo-commit"), header_value(&commit)?);
     headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    // User files never run as pages of this origin, whatever a browser makes of them.
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox; default-src 'none'"));
     let xet_file = match &details.lfs {
         None => {
             headers.insert(header::ETAG, header_value(&format!("\"{}\"", details.blob_id))?);

@@ -107,14 +107,8 @@ pub async fn set_member(
         ApiError::BadRequest(format!("Unknown role {:?}: expected read, contributor, write or admin", body.role))
     })?;
     let org = org_named(&state, &org).await?;
-    authorize_namespace(&state, &caller, &org, NamespaceAction::Manage).await?;
     let user = user_named(&state, &user).await?;
-    let current = state.db.member_role(org.id, user.id).await?;
-    if current == Some(OrgRole::Admin) && role != OrgRole::Admin {
-        ensure_another_admin(&state, &org, &user).await?;
-    }
-    state.db.set_member(org.id, user.id, role).await?;
-    tracing::info!(org.id = org.id, user.id = user.id, org.role = role.as_str(), "organization member set");
+    put_member(&state, &caller, &org, &user, role).await?;
     Ok(Json(json!({ "user": user.name, "role": role.as_str() })))
 }
 
@@ -127,18 +121,38 @@ pub async fn remove_member(
 ) -> ApiResult<Json<Value>> {
     let org = org_named(&state, &org).await?;
     let user = user_named(&state, &user).await?;
+    drop_member(&state, &caller, &org, &user).await?;
+    Ok(Json(json!({})))
+}
+
+/// Adds `user` to `org` with `role`, or changes their role, if the caller
+/// manages `org`; an organization always keeps an admin.
+pub async fn put_member(state: &AppState, caller: &Caller, org: &User, user: &User, role: OrgRole) -> ApiResult<()> {
+    authorize_namespace(state, caller, org, NamespaceAction::Manage).await?;
+    let current = state.db.member_role(org.id, user.id).await?;
+    if current == Some(OrgRole::Admin) && role != OrgRole::Admin {
+        ensure_another_admin(state, org, user).await?;
+    }
+    state.db.set_member(org.id, user.id, role).await?;
+    tracing::info!(org.id = org.id, user.id = user.id, org.role = role.as_str(), "organization member set");
+    Ok(())
+}
+
+/// Removes `user` from `org`, if the caller manages `org` or is `user`
+/// leaving; an organization always keeps an admin.
+pub async fn drop_member(state: &AppState, caller: &Caller, org: &User, user: &User) -> ApiResult<()> {
     let leaving = caller.require_full_write()?.user.id == user.id;
     if !leaving {
-        authorize_namespace(&state, &caller, &org, NamespaceAction::Manage).await?;
+        authorize_namespace(state, caller, org, NamespaceAction::Manage).await?;
     }
     if state.db.member_role(org.id, user.id).await? == Some(OrgRole::Admin) {
-        ensure_another_admin(&state, &org, &user).await?;
+        ensure_another_admin(state, org, user).await?;
     }
     if !state.db.remove_member(org.id, user.id).await? {
         return Err(ApiError::NotFound(format!("{} is not a member of {}", user.name, org.name)));
     }
     tracing::info!(org.id = org.id, user.id = user.id, "organization member removed");
-    Ok(Json(json!({})))
+    Ok(())
 }
 
 /// 409 unless `org` keeps an admin other than `user`.

@@ -230,31 +230,50 @@ pub async fn move_repo(State(state): State<AppState>, caller: Caller, body: Byte
     let (from_namespace, from_name) = split(&body.from_repo)?;
     let (to_namespace, to_name) = split(&body.to_repo)?;
     let repo = repo_following_moves(&state, &caller, repo_type, &from_namespace, &from_name, RepoAction::Write).await?;
-    let owner = creatable_namespace(&state, &caller, &to_namespace).await?;
+    let moved = relocate_repo(&state, &caller, &repo, &to_namespace, &to_name).await?;
+    Ok(Json(json!({ "url": repo_url(&state, &moved), "name": moved.full_name() })))
+}
+
+/// Moves (renames) `repo`, which the caller may write, to
+/// `to_namespace/to_name`: the caller must be able to create repos there,
+/// and taking a repo out of an organization is for its admins. The old id
+/// keeps redirecting.
+pub async fn relocate_repo(
+    state: &AppState,
+    caller: &Caller,
+    repo: &Repo,
+    to_namespace: &str,
+    to_name: &str,
+) -> ApiResult<Repo> {
+    if !valid_repo_name(to_name) {
+        return Err(ApiError::BadRequest(format!("Invalid repo name {to_name:?}")));
+    }
+    let repo_type = repo.repo_type;
+    let owner = creatable_namespace(state, caller, to_namespace).await?;
     if owner.id != repo.owner_id {
         // Taking a repo out of a namespace is its owner's decision: an organization's admins.
         let source = state.db.user_by_id(repo.owner_id).await?.ok_or(ApiError::RepoNotFound)?;
         if source.is_org() {
-            authorize_namespace(&state, &caller, &source, NamespaceAction::Manage).await?;
+            authorize_namespace(state, caller, &source, NamespaceAction::Manage).await?;
         }
     }
     let taken = || ApiError::Conflict {
         message: format!("A {} repository called {}/{to_name} already exists", repo_type.as_str(), owner.name),
         url: None,
     };
-    if let Some(existing) = state.db.repo(repo_type, &owner.name, &to_name).await?
+    if let Some(existing) = state.db.repo(repo_type, &owner.name, to_name).await?
         && existing.id != repo.id
     {
         return Err(taken());
     }
-    let moved = match state.db.move_repo(repo.id, &owner.name, &to_name, owner.id).await {
+    let moved = match state.db.move_repo(repo.id, &owner.name, to_name, owner.id).await {
         Ok(moved) => moved,
         Err(DbError::Conflict { .. }) => return Err(taken()),
         Err(other) => return Err(other.into()),
     };
     state.db.touch_repo(repo.id, now_ms()).await?;
     tracing::info!(repo.id = repo.id, repo.from = %repo.full_name(), repo.to = %moved.full_name(), "repo moved");
-    Ok(Json(json!({ "url": repo_url(&state, &moved), "name": moved.full_name() })))
+    Ok(moved)
 }
 
 /// `PUT /api/{type}s/{ns}/{name}/settings`: visibility (`private` or
@@ -269,6 +288,18 @@ pub async fn update_settings(
     let repo = route.authorized(&state, &caller, RepoAction::Write).await?;
     let private = visibility_private(settings.private, settings.visibility.as_deref())?;
     let gating = settings.gated.as_ref().map(requested_gating).transpose()?;
+    apply_settings(&state, &repo, private, gating).await?;
+    Ok(Json(json!({})))
+}
+
+/// Sets a repo's visibility and gating (each when given), for the API's
+/// and the web UI's settings alike.
+pub async fn apply_settings(
+    state: &AppState,
+    repo: &Repo,
+    private: Option<bool>,
+    gating: Option<Gating>,
+) -> ApiResult<()> {
     if let Some(private) = private {
         state.db.set_repo_private(repo.id, private).await?;
         tracing::info!(repo.id = repo.id, repo.name = %repo.full_name(), repo.private = private, "repo visibility set");
@@ -280,7 +311,7 @@ pub async fn update_settings(
     if private.is_some() || gating.is_some() {
         state.db.touch_repo(repo.id, now_ms()).await?;
     }
-    Ok(Json(json!({})))
+    Ok(())
 }
 
 /// `GET /api/{type}s/{ns}/{name}[/revision/{rev}]`: repo info at a revision

@@ -1,4 +1,4 @@
-//! `tessera admin …`: users, organizations and tokens, straight against the
+//! `tessera admin …`: users, organizations, tokens and sign-up invitations, straight against the
 //! stores, with the same rules and errors as the admin API.
 
 use anyhow::{Context as _, bail};
@@ -191,5 +191,16 @@ pub async fn revoke_token(stores: &Stores, id: i64) -> anyhow::Result<()> {
         bail!("no token with id {id}");
     }
     println!("revoked token {id}");
+    Ok(())
+}
+
+/// Makes a single-use sign-up invitation from the admin `by` and prints its
+/// code and the `/join` link that uses it (on `public_url` when configured).
+pub async fn create_invite(stores: &Stores, by: &str, days: i64, public_url: Option<&str>) -> anyhow::Result<()> {
+    let admin = user_named(stores, by).await?;
+    let code = accounts::create_invite(stores.db.as_ref(), &admin, days).await?;
+    println!("invite code: {code}");
+    println!("sign-up link: {}/join?invite={code}", public_url.unwrap_or(""));
+    println!("valid for {days} days, for one account; sign-up must be set to invite (TESSERA_SIGNUP=invite)");
     Ok(())
 }

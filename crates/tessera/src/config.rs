@@ -13,6 +13,7 @@
 //! | S3 region | `--s3-region` | `TESSERA_S3_REGION` | `us-east-1` |
 //! | S3 path-style addressing | `--s3-force-path-style[=BOOL]` | `TESSERA_S3_FORCE_PATH_STYLE` | `false` |
 //! | xorb uploads in flight per process | `--max-concurrent-xorb-uploads` | `TESSERA_MAX_CONCURRENT_XORB_UPLOADS` | 8 |
+//! | sign-up at `/join`: `off`, `open` or `invite` | `--signup` | `TESSERA_SIGNUP` | `off` |
 
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
@@ -20,6 +21,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use serde::Deserialize;
+use tessera_api::Signup;
 use tessera_storage::S3Config;
 
 /// Settings every command needs to reach the stores.
@@ -70,6 +72,10 @@ pub struct ServeArgs {
     /// Xorb uploads in flight per process; more are answered 503 + Retry-After [default: 8].
     #[arg(long, env = "TESSERA_MAX_CONCURRENT_XORB_UPLOADS")]
     pub max_concurrent_xorb_uploads: Option<NonZeroUsize>,
+    /// Who may make an account at /join: off (admins only), open, or invite
+    /// (with a code from `tessera admin invite create`) [default: off].
+    #[arg(long, env = "TESSERA_SIGNUP")]
+    pub signup: Option<Signup>,
 }
 
 /// The config file's contents; every key optional.
@@ -81,6 +87,7 @@ struct FileConfig {
     listen: Option<SocketAddr>,
     public_url: Option<String>,
     max_concurrent_xorb_uploads: Option<NonZeroUsize>,
+    signup: Option<String>,
     s3_bucket: Option<String>,
     s3_endpoint: Option<String>,
     s3_region: Option<String>,
@@ -102,6 +109,8 @@ pub struct Settings {
     pub max_concurrent_xorb_uploads: usize,
     /// The S3 bucket blobs live in, if one is configured (else the data dir).
     pub s3: Option<S3Config>,
+    /// Who may make an account at `/join`.
+    pub signup: Signup,
 }
 
 impl Settings {
@@ -131,7 +140,12 @@ impl Settings {
             .and_then(|s| s.max_concurrent_xorb_uploads)
             .or(file.max_concurrent_xorb_uploads)
             .map_or(tessera_api::App::DEFAULT_MAX_CONCURRENT_XORB_UPLOADS, NonZeroUsize::get);
-        Ok(Self { data_dir, database_url, listen, public_url, max_concurrent_xorb_uploads, s3 })
+        let signup = match (serve.and_then(|s| s.signup), file.signup) {
+            (Some(signup), _) => signup,
+            (None, Some(text)) => text.parse().map_err(anyhow::Error::msg).context("the signup setting")?,
+            (None, None) => Signup::Off,
+        };
+        Ok(Self { data_dir, database_url, listen, public_url, max_concurrent_xorb_uploads, s3, signup })
     }
 }
 
@@ -181,6 +195,7 @@ mod tests {
         assert_eq!(settings.public_url, None);
         assert_eq!(settings.s3, None);
         assert_eq!(settings.max_concurrent_xorb_uploads, 8);
+        assert_eq!(settings.signup, Signup::Off);
     }
 
     #[test]
@@ -190,7 +205,7 @@ mod tests {
         std::fs::write(
             &file,
             "data_dir = \"/srv/from-file\"\nlisten = \"127.0.0.1:9000\"\npublic_url = \"https://hub.example/\"\n\
-             max_concurrent_xorb_uploads = 4\n",
+             max_concurrent_xorb_uploads = 4\nsignup = \"invite\"\n",
         )
         .unwrap();
         let from_file = Settings::resolve(&store(Some(file.clone()), None), None).unwrap();
@@ -199,17 +214,20 @@ mod tests {
         assert_eq!(from_file.listen, SocketAddr::from(([127, 0, 0, 1], 9000)));
         assert_eq!(from_file.public_url.as_deref(), Some("https://hub.example"));
         assert_eq!(from_file.max_concurrent_xorb_uploads, 4);
+        assert_eq!(from_file.signup, Signup::Invite);
 
         let serve = ServeArgs {
             listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             public_url: None,
             max_concurrent_xorb_uploads: NonZeroUsize::new(2),
+            signup: Some(Signup::Open),
         };
         let flagged = Settings::resolve(&store(Some(file), Some("/srv/flag")), Some(&serve)).unwrap();
         assert_eq!(flagged.data_dir, PathBuf::from("/srv/flag"));
         assert_eq!(flagged.listen.port(), 0);
         assert_eq!(flagged.public_url.as_deref(), Some("https://hub.example"));
         assert_eq!(flagged.max_concurrent_xorb_uploads, 2);
+        assert_eq!(flagged.signup, Signup::Open);
     }
 
     #[test]

@@ -49,6 +49,22 @@ enum AdminCommand {
     /// Tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Sign-up invitations (for `TESSERA_SIGNUP=invite`).
+    #[command(subcommand)]
+    Invite(InviteCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum InviteCommand {
+    /// Make a single-use invitation and print its code and /join link.
+    Create {
+        /// The site admin the invitation comes from.
+        #[arg(long)]
+        by: String,
+        /// Days it stays valid.
+        #[arg(long, default_value_t = tessera_api::accounts::DEFAULT_INVITE_DAYS)]
+        days: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -200,7 +216,8 @@ fn block_on(command: impl Future<Output = anyhow::Result<()>>) -> anyhow::Result
 }
 
 async fn run_admin(store: &StoreArgs, command: AdminCommand) -> anyhow::Result<()> {
-    let stores = stores::open(&Settings::resolve(store, None)?).await?;
+    let settings = Settings::resolve(store, None)?;
+    let stores = stores::open(&settings).await?;
     match command {
         AdminCommand::User(command) => match command {
             UserCommand::Create { name, admin, token } => admin::create_user(&stores, &name, admin, token).await,
@@ -228,5 +245,8 @@ async fn run_admin(store: &StoreArgs, command: AdminCommand) -> anyhow::Result<(
             TokenCommand::List { user } => admin::list_tokens(&stores, &user).await,
             TokenCommand::Revoke { id } => admin::revoke_token(&stores, id).await,
         },
+        AdminCommand::Invite(InviteCommand::Create { by, days }) => {
+            admin::create_invite(&stores, &by, days, settings.public_url.as_deref()).await
+        }
     }
 }

@@ -82,7 +82,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         public_url.clone(),
         &secret,
         settings.max_concurrent_xorb_uploads,
-    );
+    )
+    .with_signup(settings.signup);
     let metrics_handle = metrics::install();
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(METRICS_UPKEEP_INTERVAL);

@@ -70,3 +70,17 @@ impl IntoResponse for WebError {
         }
     }
 }
+
+/// What a form shows above itself when the server refused it for a reason
+/// the visitor can fix (bad input, a name taken, a missing right): the
+/// status and message; any other error is passed on to the error page.
+pub fn form_refusal(error: ApiError) -> WebResult<(StatusCode, String)> {
+    match error {
+        ApiError::BadRequest(_)
+        | ApiError::Unprocessable(_)
+        | ApiError::Conflict { .. }
+        | ApiError::Forbidden(_)
+        | ApiError::NotFound(_) => Ok((error.status(), error.to_string())),
+        other => Err(other.into()),
+    }
+}

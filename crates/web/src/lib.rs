@@ -11,16 +11,20 @@
 //! (scripts), or are anonymous.
 //!
 //! Handlers are grouped by resource: [`home`] (front page and listings),
+//! [`accounts`] (sign-up, profile, password), [`orgs`] (new organization,
+//! members),
 //! [`profiles`] (users and organizations), [`repos`] (the repo page) and
 //! [`files`] (tree, blob, raw), [`history`] (commits, one commit's diff);
 //! [`render`] holds the templates and the page
 //! response, [`markdown`] the model-card pipeline (comrak, then ammonia).
 
+pub mod accounts;
 pub mod error;
 pub mod files;
 pub mod history;
 pub mod home;
 pub mod markdown;
+pub mod orgs;
 pub mod profiles;
 pub mod render;
 pub mod repos;

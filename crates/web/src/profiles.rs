@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use tessera_api::access::Viewer;
 use tessera_api::{ApiError, AppState};
+use tessera_db::OrgRole;
 
 use crate::error::WebResult;
 use crate::render::render;
@@ -21,6 +22,9 @@ struct Member {
 #[derive(Debug, Serialize)]
 struct ProfilePage {
     name: String,
+    full_name: Option<String>,
+    /// An organization's members page link, for those who manage it.
+    manage_url: Option<String>,
     kind: &'static str,
     repos: Vec<RepoSummary>,
     members: Vec<Member>,
@@ -41,7 +45,11 @@ pub async fn show(State(state): State<AppState>, visitor: Visitor, Path(name): P
             members.push(Member { name: member.user.name, role: show_roles.then(|| member.role.as_str()) });
         }
     }
+    let manages = account.is_org()
+        && caller.0.as_ref().is_some_and(|p| p.user.is_admin || viewer.role_in(account.id) == Some(OrgRole::Admin));
     let page = ProfilePage {
+        full_name: state.db.full_name(account.id).await?,
+        manage_url: manages.then(|| format!("/organizations/{}/settings/members", account.name)),
         kind: if account.is_org() { "Organization" } else { "User" },
         name: account.name,
         repos: repos.iter().map(RepoSummary::of).collect(),

@@ -28,6 +28,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("tokens.html", include_str!("../../../templates/tokens.html")),
     ("new_repo.html", include_str!("../../../templates/new_repo.html")),
     ("repo_settings.html", include_str!("../../../templates/repo_settings.html")),
+    ("join.html", include_str!("../../../templates/join.html")),
+    ("settings_profile.html", include_str!("../../../templates/settings_profile.html")),
+    ("new_org.html", include_str!("../../../templates/new_org.html")),
+    ("org_members.html", include_str!("../../../templates/org_members.html")),
 ];
 
 /// The stylesheet, served at [`STYLESHEET_PATH`].
@@ -56,6 +60,12 @@ pub struct Page {
 }
 
 impl Page {
+    /// This page with another status (a form shown again with its error).
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+
     /// A plain-text page, when even the error template failed.
     pub fn plain(status: StatusCode, body: String) -> Self {
         Self { status, content_type: "text/plain; charset=utf-8", body }

@@ -14,10 +14,11 @@ use tessera_hub::extract::RepoPath;
 use tessera_hub::repo_model::tree::{Describer, Node, list, lookup};
 use tessera_hub::repo_model::{self, MAIN_BRANCH, load};
 
-use crate::error::WebResult;
+use crate::error::{WebResult, form_refusal};
 use crate::markdown::{Card, LinkBase, render_card};
 use crate::render::{decimal_size, render};
 use crate::session::{Visitor, form_fields, sign_in_first};
+use tessera_hub::repos::{apply_settings, relocate_repo};
 
 /// Largest README rendered as a card.
 const MAX_CARD_BYTES: u64 = 512 * 1024;
@@ -280,8 +281,9 @@ pub async fn settings(State(state): State<AppState>, visitor: Visitor, route: Re
 }
 
 /// `POST …/settings` with `action` = `visibility` (`visibility`),
-/// `gating` (`gated`: `off`, `auto`, `manual`) or `delete` (`confirm`:
-/// the repo's id typed out).
+/// `gating` (`gated`: `off`, `auto`, `manual`), `move` (`to`: the new
+/// `namespace/name`; the old id redirects) or `delete` (`confirm`: the
+/// repo's id typed out).
 pub async fn update_settings(
     State(state): State<AppState>,
     visitor: Visitor,
@@ -294,7 +296,7 @@ pub async fn update_settings(
     let message = match field("action") {
         "visibility" => {
             let private = field("visibility") == "private";
-            state.db.set_repo_private(repo.id, private).await?;
+            apply_settings(&state, &repo, Some(private), None).await?;
             format!("{} is now {}.", repo.full_name(), if private { "private" } else { "public" })
         }
         "gating" => {
@@ -303,8 +305,19 @@ pub async fn update_settings(
                 "manual" => tessera_db::Gating::Manual,
                 _ => tessera_db::Gating::Open,
             };
-            state.db.set_repo_gating(repo.id, gating).await?;
+            apply_settings(&state, &repo, None, Some(gating)).await?;
             format!("Gating: {}.", gating.as_setting().unwrap_or("off"))
+        }
+        "move" => {
+            let target = field("to").trim().to_owned();
+            let moved = match target.split_once('/') {
+                Some((namespace, name)) => relocate_repo(&state, &visitor.0, &repo, namespace, name).await,
+                None => Err(ApiError::BadRequest(format!("Type the new id as namespace/name, not {target:?}"))),
+            };
+            match moved {
+                Ok(moved) => return Ok(Redirect::to(&format!("{}/settings", web_path(&moved))).into_response()),
+                Err(error) => form_refusal(error)?.1,
+            }
         }
         "delete" if field("confirm") == repo.full_name() => {
             state.db.delete_repo(repo.id).await?;
@@ -314,7 +327,6 @@ pub async fn update_settings(
         "delete" => format!("Type {} to delete it.", repo.full_name()),
         _ => return Err(ApiError::BadRequest("Unknown settings action".into()).into()),
     };
-    state.db.touch_repo(repo.id, tessera_api::time::now_ms()).await?;
     let repo = state.db.repo_by_id(repo.id).await?.ok_or(ApiError::RepoNotFound)?;
     let page = SettingsPage {
         repo: RepoSummary::of(&repo),

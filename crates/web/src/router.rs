@@ -7,7 +7,7 @@ use axum::middleware;
 use axum::routing::{get, post};
 use tessera_api::{ApiError, AppState};
 
-use crate::{files, history, home, profiles, render, repos, session, settings};
+use crate::{accounts, files, history, home, orgs, profiles, render, repos, session, settings};
 
 /// The web UI routes.
 pub fn router() -> Router<AppState> {
@@ -19,6 +19,11 @@ pub fn router() -> Router<AppState> {
         .route(render::STYLESHEET_PATH, get(render::stylesheet))
         .route("/login", get(session::login_form).post(session::login))
         .route("/logout", post(session::logout))
+        .route("/join", get(accounts::join_form).post(accounts::join))
+        .route("/settings/profile", get(accounts::profile).post(accounts::update_profile))
+        .route("/settings/password", post(accounts::change_password))
+        .route("/organizations/new", get(orgs::new_form).post(orgs::create))
+        .route("/organizations/{org}/settings/members", get(orgs::members).post(orgs::update_members))
         .route("/settings/tokens", get(settings::tokens).post(settings::create))
         .route("/settings/tokens/{id}/delete", post(settings::revoke))
         .route("/new", get(repos::new_form).post(repos::create))

@@ -26,7 +26,7 @@ use sha2::Digest as _;
 use tessera_api::auth::{Caller, Principal};
 use tessera_api::passwords::verify_password;
 use tessera_api::time::now_ms;
-use tessera_api::{ApiError, AppState};
+use tessera_api::{ApiError, AppState, Signup};
 use tessera_db::{Token, TokenScope, User};
 use tokio::sync::Semaphore;
 
@@ -40,10 +40,10 @@ pub const SESSION_COOKIE: &str = "tessera_session";
 const SESSION_TTL_MS: i64 = 30 * 24 * 3600 * 1000;
 
 /// Failed sign-ins in a row that lock an account.
-const MAX_FAILED_LOGINS: i64 = 10;
+pub(crate) const MAX_FAILED_LOGINS: i64 = 10;
 
 /// How long a locked account stays locked, in milliseconds.
-const LOCK_MS: i64 = 15 * 60 * 1000;
+pub(crate) const LOCK_MS: i64 = 15 * 60 * 1000;
 
 /// The one answer to a failed sign-in, whatever failed.
 const LOGIN_FAILED: &str = "Invalid username or password.";
@@ -128,7 +128,7 @@ pub fn sign_in_first(path: &str) -> Response {
 }
 
 /// A local path to go to after signing in (never another site).
-fn local_next(next: Option<&str>) -> String {
+pub fn local_next(next: Option<&str>) -> String {
     match next {
         Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => path.to_owned(),
         _ => "/".to_owned(),
@@ -140,15 +140,27 @@ struct LoginPage<'a> {
     next: String,
     username: String,
     error: Option<&'a str>,
+    /// Whether `/join` takes sign-ups.
+    join: bool,
 }
 
-fn login_page(status: StatusCode, next: String, username: String, error: Option<&str>) -> WebResult<Page> {
-    render_with_status(status, None, "login.html", &LoginPage { next, username, error })
+fn login_page(
+    state: &AppState,
+    status: StatusCode,
+    next: String,
+    username: String,
+    error: Option<&str>,
+) -> WebResult<Page> {
+    let join = state.signup != Signup::Off;
+    render_with_status(status, None, "login.html", &LoginPage { next, username, error, join })
 }
 
 /// `GET /login[?next=/path]`: the sign-in form.
-pub async fn login_form(Query(query): Query<HashMap<String, String>>) -> WebResult<Page> {
-    login_page(StatusCode::OK, local_next(query.get("next").map(String::as_str)), String::new(), None)
+pub async fn login_form(
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> WebResult<Page> {
+    login_page(&state, StatusCode::OK, local_next(query.get("next").map(String::as_str)), String::new(), None)
 }
 
 /// `POST /login` with `username`, `password` and `next`: a new session on
@@ -179,16 +191,28 @@ pub async fn login(State(state): State<AppState>, body: Bytes) -> WebResult<Resp
     }
     let Some(user) = signed_in else {
         tracing::info!(login.outcome = "refused", "sign-in refused");
-        return Ok(login_page(StatusCode::UNAUTHORIZED, next, username, Some(LOGIN_FAILED))?.into_response());
+        return Ok(login_page(&state, StatusCode::UNAUTHORIZED, next, username, Some(LOGIN_FAILED))?.into_response());
     };
-    // A new id at every sign-in, so a planted cookie never becomes a session.
+    start_session(&state, &user, &next).await
+}
+
+/// A new session for `user` (a new id at every sign-in, so a planted
+/// cookie never becomes a session), answered by a redirect to `next`
+/// that sets its cookie.
+pub async fn start_session(state: &AppState, user: &User, next: &str) -> WebResult<Response> {
+    let now = now_ms();
     let id = URL_SAFE_NO_PAD.encode(rand::rng().random::<[u8; 32]>());
     state.db.create_session(&hash_session_id(&id), user.id, now, now + SESSION_TTL_MS).await?;
     tracing::info!(user.id = user.id, login.outcome = "signed-in", "signed in");
-    let mut response = Redirect::to(&next).into_response();
-    response.headers_mut().insert(header::SET_COOKIE, cookie(&state, &id, SESSION_TTL_MS / 1000)?);
+    let mut response = Redirect::to(next).into_response();
+    response.headers_mut().insert(header::SET_COOKIE, cookie(state, &id, SESSION_TTL_MS / 1000)?);
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
+}
+
+/// The hash of the request's session id, if it has a session cookie.
+pub fn session_id_hash(headers: &HeaderMap) -> Option<Vec<u8>> {
+    session_cookie(headers).map(|id| hash_session_id(&id))
 }
 
 /// `POST /logout`: ends the session and clears the cookie.
