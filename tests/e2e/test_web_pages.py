@@ -267,3 +267,39 @@ def test_history_and_commit_pages_show_changes_of_reachable_commits_only(web):
     assert get(web, f"/alice/web-private-zq7/commit/{private_id}").status == 404
     assert get(web, f"/alice/web-private-zq7/commit/{private_id}", alice).status == 200
     assert get(web, f"/alice/web-public-repo/commit/{private_id}", alice).status == 404
+
+
+def last_commit_of(page: str, name: str) -> str | None:
+    row = re.search(rf'>{re.escape(name)}</a></td>(.*?)</tr>', page, re.S)
+    assert row, f"no row for {name}"
+    found = re.search(r'/commit/([0-9a-f]{40})', row.group(1))
+    return found.group(1) if found else None
+
+
+def test_tree_page_shows_each_entry_last_commit_and_a_ref_selector(web):
+    alice = web.users["alice"].token
+    repo = "alice/last-commit-repo"
+    assert api(web, "POST", "/api/repos/create", alice, {"name": repo}) == 200
+    commit_files(web, repo, alice, {"a.txt": "one\n", "dir/b.txt": "b\n", "dir/deeper/c.txt": "c\n"})
+    commit_files(web, repo, alice, {"a.txt": "two\n"})
+    assert api(web, "POST", f"/api/models/{repo}/tag/main", alice, {"tag": "v1", "message": "first"}) == 200
+    assert api(web, "POST", f"/api/models/{repo}/branch/feature/x", alice, {}) == 200
+    commit_files(web, repo, alice, {"c.txt": "c\n", "dir/deeper/c.txt": "c2\n"})
+    newest, second, first, initial = commit_ids(web, repo, alice)
+
+    root = get(web, f"/{repo}/tree/main").body
+    assert last_commit_of(root, "a.txt") == second
+    assert last_commit_of(root, "c.txt") == newest
+    assert last_commit_of(root, "dir") == newest, "a folder's last commit is the newest change below it"
+    assert last_commit_of(root, ".gitattributes") == initial
+    inner = html.unescape(get(web, f"/{repo}/tree/main/dir").body)
+    assert last_commit_of(inner, "b.txt") == first and last_commit_of(inner, "deeper") == newest
+    at_tag = get(web, f"/{repo}/tree/v1").body
+    assert "c.txt" not in at_tag and last_commit_of(at_tag, "a.txt") == second and last_commit_of(at_tag, "dir") == first
+
+    # The selector lists branches and tags, linking to the same view; a branch with '/' is encoded.
+    assert f'href="/{repo}/tree/feature%2Fx/dir"' in inner
+    assert f'href="/{repo}/tree/v1/dir"' in inner and f'href="/{repo}/tree/main/dir"' in inner
+    blob = html.unescape(get(web, f"/{repo}/blob/main/dir/b.txt").body)
+    assert f'href="/{repo}/blob/v1/dir/b.txt"' in blob
+    assert get(web, f"/{repo}/tree/feature%2Fx/dir").status == 200

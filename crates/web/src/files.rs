@@ -14,6 +14,7 @@ use tessera_hub::repo_model::tree::{Describer, Node, list, lookup};
 use tessera_hub::repo_model::{self, Resolved, load};
 
 use crate::error::WebResult;
+use crate::last_changes::{LastChange, last_changes};
 use crate::render::{decimal_size, render};
 use crate::repos::{RepoSummary, encode_revision, web_path};
 use crate::session::Visitor;
@@ -32,6 +33,38 @@ struct Entry {
     is_dir: bool,
     size: Option<String>,
     storage: Option<&'static str>,
+    /// The commit that last changed it.
+    last: Option<LastChange>,
+}
+
+/// A branch or tag in the revision selector, linking to the same view there.
+#[derive(Debug, Serialize)]
+struct RefLink {
+    name: String,
+    kind: &'static str,
+    url: String,
+}
+
+/// The repo's branches, then its tags, each linking to `view` (`tree` or
+/// `blob`) of `path` at that ref.
+async fn ref_links(state: &AppState, repo: &Repo, view: &str, path: &str) -> WebResult<Vec<RefLink>> {
+    let repo_path = web_path(repo);
+    let mut links: Vec<RefLink> = state
+        .db
+        .refs(repo.id)
+        .await?
+        .into_iter()
+        .filter_map(|(name, _)| {
+            let (kind, short) = match name.strip_prefix("refs/heads/") {
+                Some(branch) => ("branch", branch.to_owned()),
+                None => ("tag", name.strip_prefix("refs/tags/")?.to_owned()),
+            };
+            let suffix = if path.is_empty() { String::new() } else { format!("/{path}") };
+            Some(RefLink { url: format!("{repo_path}/{view}/{}{suffix}", encode_revision(&short)), name: short, kind })
+        })
+        .collect();
+    links.sort_by(|a, b| a.kind.cmp(b.kind).then_with(|| a.name.cmp(&b.name)));
+    Ok(links)
 }
 
 /// A breadcrumb step.
@@ -87,6 +120,7 @@ struct TreePage {
     path: String,
     crumbs: Vec<Crumb>,
     commit: String,
+    refs: Vec<RefLink>,
     entries: Vec<Entry>,
 }
 
@@ -100,6 +134,7 @@ pub async fn tree(State(state): State<AppState>, visitor: Visitor, route: RepoPa
     let revision_path = encode_revision(&revision);
     let mut describer = Describer::new(db, repo.id);
     let nodes = list(db, &dir, false).await?;
+    let last = last_changes(db, resolved.id, &path).await?;
     describer.prefetch(&nodes.iter().filter(|node| !node.is_dir()).map(|node| node.id).collect::<Vec<_>>()).await?;
     let mut entries = Vec::new();
     for node in nodes {
@@ -107,6 +142,7 @@ pub async fn tree(State(state): State<AppState>, visitor: Visitor, route: RepoPa
         let entry = if node.is_dir() {
             Entry {
                 url: format!("{repo_path}/tree/{revision_path}/{}", node.path),
+                last: last.get(&name).cloned(),
                 name,
                 is_dir: true,
                 size: None,
@@ -117,6 +153,7 @@ pub async fn tree(State(state): State<AppState>, visitor: Visitor, route: RepoPa
             let storage = details.lfs.as_ref().map(|lfs| if lfs.xet_hash.is_some() { "Xet" } else { "LFS" });
             Entry {
                 url: format!("{repo_path}/blob/{revision_path}/{}", node.path),
+                last: last.get(&name).cloned(),
                 name,
                 is_dir: false,
                 size: Some(decimal_size(details.size)),
@@ -126,6 +163,7 @@ pub async fn tree(State(state): State<AppState>, visitor: Visitor, route: RepoPa
         entries.push(entry);
     }
     entries.sort_by(|a, b| b.is_dir.cmp(&a.is_dir).then_with(|| a.name.cmp(&b.name)));
+    let refs = ref_links(&state, &repo, "tree", &path).await?;
     let page = TreePage {
         crumbs: crumbs(&repo_path, &revision_path, &path),
         repo: RepoSummary::of(&repo),
@@ -134,6 +172,7 @@ pub async fn tree(State(state): State<AppState>, visitor: Visitor, route: RepoPa
         revision_path,
         path,
         commit: resolved.id.hex(),
+        refs,
         entries,
     };
     Ok(render(&visitor, "tree.html", &page)?.into_response())
@@ -159,6 +198,7 @@ struct BlobPage {
     path: String,
     crumbs: Vec<Crumb>,
     commit: String,
+    refs: Vec<RefLink>,
     size: String,
     raw_url: String,
     download_url: String,
@@ -180,6 +220,7 @@ pub async fn blob(State(state): State<AppState>, visitor: Visitor, route: RepoPa
     let repo_path = web_path(&repo);
     let revision_path = encode_revision(&revision);
     let extension = path.rsplit_once('.').map(|(_, ext)| ext.to_ascii_lowercase()).unwrap_or_default();
+    let refs = ref_links(&state, &repo, "blob", &path).await?;
     let mut page = BlobPage {
         crumbs: crumbs(&repo_path, &revision_path, &path),
         repo: RepoSummary::of(&repo),
@@ -190,6 +231,7 @@ pub async fn blob(State(state): State<AppState>, visitor: Visitor, route: RepoPa
         revision_path,
         path,
         commit: resolved.id.hex(),
+        refs,
         size: decimal_size(details.size),
         text: None,
         json_error: None,

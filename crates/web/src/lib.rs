@@ -23,6 +23,7 @@ pub mod error;
 pub mod files;
 pub mod history;
 pub mod home;
+pub mod last_changes;
 pub mod markdown;
 pub mod orgs;
 pub mod profiles;
