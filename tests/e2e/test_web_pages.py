@@ -303,3 +303,51 @@ def test_tree_page_shows_each_entry_last_commit_and_a_ref_selector(web):
     blob = html.unescape(get(web, f"/{repo}/blob/main/dir/b.txt").body)
     assert f'href="/{repo}/blob/v1/dir/b.txt"' in blob
     assert get(web, f"/{repo}/tree/feature%2Fx/dir").status == 200
+
+
+def decimal_bytes(text: str) -> float:
+    number, unit = re.match(r"([0-9.]+) (Bytes|kB|MB|GB)", text).groups()
+    return float(number) * {"Bytes": 1, "kB": 1e3, "MB": 1e6, "GB": 1e9}[unit]
+
+
+def panel_figures(body: str) -> dict[str, str]:
+    section = re.search(r'<section class="storage".*?</section>', body, re.S)
+    assert section, "no storage panel"
+    return {html.unescape(dt): html.unescape(re.sub(r"<[^>]+>", "", dd)) for dt, dd in re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", section.group(0), re.S)}
+
+
+def test_storage_panel_shows_what_each_upload_added_and_the_admin_page_the_store(web, tmp_path):
+    # 4 MiB of random bytes, then a copy with its last 512 KiB changed in another repo.
+    scenario(
+        web,
+        tmp_path,
+        "storage_uploads",
+        """
+        import random
+        from huggingface_hub import HfApi
+        api = HfApi()
+        data = random.Random(7).randbytes(4 << 20)
+        changed = data[: (4 << 20) - (512 << 10)] + random.Random(8).randbytes(512 << 10)
+        for repo, content in (("alice/store-first", data), ("alice/store-second", changed)):
+            api.create_repo(repo)
+            api.upload_file(path_or_fileobj=content, path_in_repo="blob.bin", repo_id=repo)
+        """,
+        user="alice",
+    )
+    first = panel_figures(get(web, "/alice/store-first/blob/main/blob.bin").body)
+    second = panel_figures(get(web, "/alice/store-second/blob/main/blob.bin").body)
+    assert first["Large files (this file)"] == "1, 4.19 MB", first
+    assert first["Deduplicated"].startswith("0.0%"), "random bytes were all new"
+    assert 500e3 <= decimal_bytes(first["Added to the store by their uploads"]) / 8 <= 700e3, first
+    added = decimal_bytes(second["Added to the store by their uploads"])
+    assert 500e3 <= added <= 800e3, f"about the 512 KiB changed (plus a chunk at the seam): {second}"
+    assert float(second["Deduplicated"].split("%")[0]) > 60.0, second
+    repo_panel = panel_figures(get(web, "/alice/store-second").body)
+    assert repo_panel["Deduplicated"] == second["Deduplicated"], "the repo's only large file"
+
+    alice, bob = web.users["alice"].token, web.users["bob"].token
+    assert get(web, "/admin").status == 404 and get(web, "/admin", bob).status == 404
+    admin = get(web, "/admin", alice)
+    assert admin.status == 200
+    store = panel_figures(admin.body)
+    assert float(store["Deduplicated"].split("%")[0]) > 5.0, store

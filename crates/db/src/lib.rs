@@ -249,6 +249,14 @@ pub trait MetadataStore: Send + Sync + 'static {
 
     /// Totals for the admin stats endpoint.
     async fn stats(&self) -> Result<Stats>;
+    /// What each of `files` added to the store: the serialized and
+    /// uncompressed bytes of the xorbs it was the first file to use. Files
+    /// that added nothing are left out.
+    async fn stored_by_files(&self, files: &[MerkleHash]) -> Result<Vec<StoredBytes>>;
+    /// Attributes the xorbs of files registered before xorbs knew their
+    /// first file (migration 0006), oldest file first; once per database.
+    /// Returns how many files it went through.
+    async fn attribute_earlier_uploads(&self) -> Result<u64>;
 
     // ---- LFS locks ----
 

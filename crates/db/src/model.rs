@@ -404,6 +404,17 @@ pub struct Stats {
     pub git_objects: i64,
 }
 
+/// The bytes one Xet file's upload added to the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredBytes {
+    /// The Xet file.
+    pub file: MerkleHash,
+    /// Serialized (compressed) bytes of the xorbs it was first to use.
+    pub serialized: u64,
+    /// Their uncompressed bytes.
+    pub uncompressed: u64,
+}
+
 /// A Git LFS file lock: one path of a repo, held by one user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LfsLock {

@@ -13,7 +13,7 @@ use tessera_formats::xorb::{XorbChunk, XorbIndex};
 use crate::{
     AccessRequest, AccessStatus, AccountKind, DbError, Gating, GitObject, GrantTarget, LfsLock, LfsLockQuery,
     LockAttempt, LoginState, Membership, MetadataStore, NewRepo, OrgRole, RefUpdate, Repo, RepoType, Result, Stats,
-    Token, TokenGrant, TokenScope, User, XetFile,
+    StoredBytes, Token, TokenGrant, TokenScope, User, XetFile,
 };
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
@@ -163,6 +163,26 @@ fn decode_chunk_index(hash: MerkleHash, bytes: &[u8]) -> Result<XorbIndex> {
         uncompressed_start += u64::from(uncompressed_len);
     }
     Ok(XorbIndex { hash, chunks })
+}
+
+/// Makes `file` the first file of each of its xorbs that has none yet.
+async fn attribute_xorbs(connection: &mut sqlx::AnyConnection, file: &MerkleHash, terms: &[FileTerm]) -> Result<()> {
+    let mut xorbs: Vec<Vec<u8>> = terms.iter().map(|term| term.xorb_hash.as_bytes().to_vec()).collect();
+    xorbs.sort();
+    xorbs.dedup();
+    for batch in xorbs.chunks(ID_BATCH) {
+        let sql = format!(
+            "UPDATE xorbs SET first_file = ${} WHERE first_file IS NULL AND hash IN ({})",
+            batch.len() + 1,
+            placeholders(batch.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for xorb in batch {
+            query = query.bind(xorb.clone());
+        }
+        query.bind(file.as_bytes().to_vec()).execute(&mut *connection).await?;
+    }
+    Ok(())
 }
 
 fn encode_terms(terms: &[FileTerm]) -> Vec<u8> {
@@ -1143,7 +1163,7 @@ impl MetadataStore for SqlStore {
         time_ms: i64,
     ) -> Result<()> {
         let mut transaction = self.pool.begin().await?;
-        sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO xet_files (hash, size, terms, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (hash) DO NOTHING",
         )
         .bind(file.hash.as_bytes().to_vec())
@@ -1151,7 +1171,11 @@ impl MetadataStore for SqlStore {
         .bind(encode_terms(&file.terms))
         .bind(time_ms)
         .execute(&mut *transaction)
-        .await?;
+        .await?
+        .rows_affected();
+        if inserted > 0 {
+            attribute_xorbs(&mut transaction, &file.hash, &file.terms).await?;
+        }
         // The latest upload's claim wins within a repo.
         sqlx::query(
             "INSERT INTO repo_xet_files (repo_id, file_hash, sha256, size) VALUES ($1, $2, $3, $4) \
@@ -1239,6 +1263,66 @@ impl MetadataStore for SqlStore {
             xet_file_bytes: count("SELECT CAST(SUM(size) AS BIGINT) AS n FROM xet_files").await?,
             git_objects: count("SELECT COUNT(*) AS n FROM git_objects").await?,
         })
+    }
+
+    async fn stored_by_files(&self, files: &[MerkleHash]) -> Result<Vec<StoredBytes>> {
+        let mut out = Vec::new();
+        for batch in files.chunks(ID_BATCH) {
+            let sql = format!(
+                "SELECT first_file, CAST(SUM(serialized_len) AS BIGINT) AS serialized, \
+                 CAST(SUM(uncompressed_len) AS BIGINT) AS uncompressed FROM xorbs \
+                 WHERE first_file IN ({}) GROUP BY first_file",
+                placeholders(batch.len())
+            );
+            let mut query = sqlx::query(&sql);
+            for file in batch {
+                query = query.bind(file.as_bytes().to_vec());
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                out.push(StoredBytes {
+                    file: hash_from(&row.try_get::<Vec<u8>, _>("first_file")?)?,
+                    serialized: row.try_get::<i64, _>("serialized")? as u64,
+                    uncompressed: row.try_get::<i64, _>("uncompressed")? as u64,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn attribute_earlier_uploads(&self) -> Result<u64> {
+        const DONE: &str = "xorb_first_files_attributed";
+        let done = sqlx::query("SELECT key FROM settings WHERE key = $1").bind(DONE).fetch_optional(&self.pool).await?;
+        if done.is_some() {
+            return Ok(0);
+        }
+        let (mut after_time, mut after_hash, mut files) = (i64::MIN, Vec::new(), 0u64);
+        loop {
+            let rows = sqlx::query(
+                "SELECT hash, terms, created_at FROM xet_files WHERE created_at > $1 OR (created_at = $1 AND hash > $2) \
+                 ORDER BY created_at, hash LIMIT 500",
+            )
+            .bind(after_time)
+            .bind(after_hash.clone())
+            .fetch_all(&self.pool)
+            .await?;
+            let Some(last) = rows.last() else { break };
+            after_time = last.try_get("created_at")?;
+            after_hash = last.try_get("hash")?;
+            let mut transaction = self.pool.begin().await?;
+            for row in &rows {
+                let hash = hash_from(&row.try_get::<Vec<u8>, _>("hash")?)?;
+                let terms = decode_terms(&row.try_get::<Vec<u8>, _>("terms")?)?;
+                attribute_xorbs(&mut transaction, &hash, &terms).await?;
+                files += 1;
+            }
+            transaction.commit().await?;
+        }
+        sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+            .bind(DONE)
+            .bind(Vec::<u8>::new())
+            .execute(&self.pool)
+            .await?;
+        Ok(files)
     }
 
     async fn create_lfs_lock(&self, repo_id: i64, path: &str, owner_id: i64, time_ms: i64) -> Result<LockAttempt> {

@@ -3,7 +3,7 @@
 
 use tessera_db::{
     AccessStatus, AccountKind, Gating, GitObject, GrantTarget, LfsLockQuery, LockAttempt, MetadataStore, NewRepo,
-    OrgRole, RefUpdate, RepoType, SqlStore, TokenGrant, TokenScope, XetFile,
+    OrgRole, RefUpdate, RepoType, SqlStore, StoredBytes, TokenGrant, TokenScope, XetFile,
 };
 use tessera_formats::MerkleHash;
 use tessera_formats::git::ObjectKind;
@@ -118,6 +118,17 @@ async fn metadata_story() {
     db.register_file(repo.id, &file, Some(&sha), 4).await.unwrap();
     db.register_file(repo.id, &file, Some(&sha), 5).await.unwrap();
     assert_eq!(db.xet_file(&file.hash).await.unwrap().unwrap(), file);
+    // The first file to use a xorb is what added it; a later one reusing it added nothing.
+    let reuser = XetFile { hash: chunk_hash(b"a reusing file"), ..file.clone() };
+    db.register_file(dataset.id, &reuser, None, 6).await.unwrap();
+    let stored = db.stored_by_files(&[file.hash, reuser.hash]).await.unwrap();
+    assert_eq!(
+        stored,
+        vec![StoredBytes { file: file.hash, serialized: xorb.serialized_len(), uncompressed: xorb.uncompressed_len() }]
+    );
+    assert_eq!(db.attribute_earlier_uploads().await.unwrap(), 2, "the one-time pass goes through every file");
+    assert_eq!(db.attribute_earlier_uploads().await.unwrap(), 0, "and runs once per database");
+    assert_eq!(db.stored_by_files(&[file.hash]).await.unwrap(), stored, "without changing what is attributed");
     assert!(db.repo_has_file(repo.id, &file.hash).await.unwrap());
     assert!(!db.repo_has_file(dataset.id, &file.hash).await.unwrap());
     assert_eq!(db.repo_file_by_sha256(repo.id, &[9; 32]).await.unwrap(), Some((file.hash, 5004)));
@@ -134,9 +145,9 @@ async fn metadata_story() {
     assert!(db.dedup_xorbs(&other_xorb, 10).await.unwrap().is_empty());
 
     let stats = db.stats().await.unwrap();
-    assert_eq!((stats.users, stats.repos, stats.xorbs, stats.xet_files), (1, 2, 1, 1));
+    assert_eq!((stats.users, stats.repos, stats.xorbs, stats.xet_files), (1, 2, 1, 2));
     assert_eq!(stats.xorb_bytes as u64, xorb.serialized_len());
-    assert_eq!(stats.xet_file_bytes, 5004);
+    assert_eq!(stats.xet_file_bytes, 2 * 5004);
     assert_eq!(stats.git_objects, 1, "the blob, stored twice, counts once");
 
     // LFS locks: one per path of a repo, listed in id order, with filters and pages.

@@ -84,6 +84,15 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         settings.max_concurrent_xorb_uploads,
     )
     .with_signup(settings.signup);
+    // Uploads from before xorbs knew their first file (migration 0006), for the storage panel.
+    let attributing = state.clone();
+    tokio::spawn(async move {
+        match attributing.db.attribute_earlier_uploads().await {
+            Ok(0) => {}
+            Ok(files) => tracing::info!(xet.files = files, "storage of earlier uploads attributed"),
+            Err(error) => tracing::warn!(error = %error, "attributing earlier uploads failed; retried at next start"),
+        }
+    });
     let metrics_handle = metrics::install();
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(METRICS_UPKEEP_INTERVAL);

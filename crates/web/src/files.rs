@@ -18,6 +18,8 @@ use crate::last_changes::{LastChange, last_changes};
 use crate::render::{decimal_size, render};
 use crate::repos::{RepoSummary, encode_revision, web_path};
 use crate::session::Visitor;
+use crate::storage::{StoragePanel, panel};
+use std::collections::BTreeMap;
 
 /// Largest file shown as text on its page.
 const MAX_TEXT_BYTES: u64 = 512 * 1024;
@@ -206,6 +208,7 @@ struct BlobPage {
     json_error: Option<String>,
     image: bool,
     pointer: Option<Pointer>,
+    storage: Option<StoragePanel>,
     note: Option<&'static str>,
 }
 
@@ -237,6 +240,7 @@ pub async fn blob(State(state): State<AppState>, visitor: Visitor, route: RepoPa
         json_error: None,
         image: IMAGE_EXTENSIONS.contains(&extension.as_str()),
         pointer: None,
+        storage: None,
         note: None,
     };
     if let Some(lfs) = &details.lfs {
@@ -248,6 +252,9 @@ pub async fn blob(State(state): State<AppState>, visitor: Visitor, route: RepoPa
             pointer_size: lfs.pointer_size,
             xet_hash: lfs.xet_hash.map(|hash| hash.to_string()),
         });
+        if let Some(xet_hash) = lfs.xet_hash {
+            page.storage = panel(db, &BTreeMap::from([(xet_hash, lfs.size)])).await?;
+        }
     } else if !page.image {
         if details.size > MAX_TEXT_BYTES {
             page.note = Some("This file is too large to display here; download it instead.");

@@ -32,6 +32,7 @@ pub mod repos;
 pub mod router;
 pub mod session;
 pub mod settings;
+pub mod storage;
 
 pub use error::{WebError, WebResult};
 pub use router::router;

@@ -32,6 +32,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("settings_profile.html", include_str!("../../../templates/settings_profile.html")),
     ("new_org.html", include_str!("../../../templates/new_org.html")),
     ("org_members.html", include_str!("../../../templates/org_members.html")),
+    ("admin.html", include_str!("../../../templates/admin.html")),
 ];
 
 /// The stylesheet, served at [`STYLESHEET_PATH`].

@@ -18,6 +18,8 @@ use crate::error::{WebResult, form_refusal};
 use crate::markdown::{Card, LinkBase, render_card};
 use crate::render::{decimal_size, render};
 use crate::session::{Visitor, form_fields, sign_in_first};
+use crate::storage::{StoragePanel, panel};
+use std::collections::BTreeMap;
 use tessera_hub::repos::{apply_settings, relocate_repo};
 
 /// Largest README rendered as a card.
@@ -104,6 +106,7 @@ struct RepoPage {
     file_count: usize,
     total_size: String,
     commit: Option<String>,
+    storage: Option<StoragePanel>,
     copy: CopyBoxes,
 }
 
@@ -129,6 +132,7 @@ pub async fn show(State(state): State<AppState>, visitor: Visitor, route: RepoPa
         file_count: 0,
         total_size: decimal_size(0),
         commit: None,
+        storage: None,
         copy: copy_boxes(&state, &repo),
     };
     let resolved = match repo_model::resolve_revision(db, repo.id, MAIN_BRANCH).await {
@@ -149,9 +153,15 @@ pub async fn show(State(state): State<AppState>, visitor: Visitor, route: RepoPa
         .collect();
     describer.prefetch(&files).await?;
     let mut total = 0;
+    let mut large_files = BTreeMap::new();
     for blob_id in &files {
-        total += describer.describe(*blob_id).await?.size;
+        let details = describer.describe(*blob_id).await?;
+        total += details.size;
+        if let Some(xet_hash) = details.lfs.and_then(|lfs| lfs.xet_hash) {
+            large_files.insert(xet_hash, details.size);
+        }
     }
+    page.storage = panel(db, &large_files).await?;
     page.file_count = files.len();
     page.total_size = decimal_size(total);
     match lookup(db, resolved.commit.tree, "README.md").await? {

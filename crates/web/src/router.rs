@@ -7,7 +7,7 @@ use axum::middleware;
 use axum::routing::{get, post};
 use tessera_api::{ApiError, AppState};
 
-use crate::{accounts, files, history, home, orgs, profiles, render, repos, session, settings};
+use crate::{accounts, files, history, home, orgs, profiles, render, repos, session, settings, storage};
 
 /// The web UI routes.
 pub fn router() -> Router<AppState> {
@@ -19,6 +19,7 @@ pub fn router() -> Router<AppState> {
         .route(render::STYLESHEET_PATH, get(render::stylesheet))
         .route("/login", get(session::login_form).post(session::login))
         .route("/logout", post(session::logout))
+        .route("/admin", get(storage::admin))
         .route("/join", get(accounts::join_form).post(accounts::join))
         .route("/settings/profile", get(accounts::profile).post(accounts::update_profile))
         .route("/settings/password", post(accounts::change_password))
