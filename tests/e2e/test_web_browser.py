@@ -6,7 +6,9 @@ a write token on the tokens page and upload with it through
 huggingface_hub (a README with metadata and a Xet file, then a second
 commit); create a repo in the browser; read its card, files, the Xet file's
 pointer page, the history and a commit's diff; make it private and see it
-vanish for another signed-in user and for an anonymous visitor.
+vanish for another signed-in user and for an anonymous visitor; create an
+organization with a private repo, whose admin adds that other user as a
+member, who then sees the repo.
 Screenshots of the main pages at desktop and phone widths are saved under
 tests/e2e/.results/screenshots (git-ignored).
 """
@@ -176,6 +178,36 @@ def test_browser_journey(browser, site, tmp_path, results_dir, javascript):
     anonymous = browser.new_context(java_script_enabled=javascript).new_page()
     assert anonymous.goto(f"{site.endpoint}/{repo}").status == 404
     assert page.goto(f"{site.endpoint}/{repo}").status == 200, "the owner still sees it"
+
+    # An organization made in the browser, with a private repo; its admin adds bob, who then sees it.
+    org = f"lab-{'js' if javascript else 'nojs'}"
+    page.goto(f"{site.endpoint}/organizations/new")
+    page.fill("#org-name", org)
+    page.click("text=Create organization")
+    page.wait_for_load_state()
+    assert page.url == f"{site.endpoint}/organizations/{org}/settings/members", page.url
+    page.goto(f"{site.endpoint}/new")
+    page.select_option("#new-owner", org)
+    page.fill("#new-name", "secret-model")
+    page.check("input[name=visibility][value=private]")
+    page.click("text=Create repository")
+    page.wait_for_load_state()
+    assert page.url == f"{site.endpoint}/{org}/secret-model", page.url
+    assert bob.goto(f"{site.endpoint}/{org}/secret-model").status == 404
+    page.goto(f"{site.endpoint}/organizations/{org}/settings/members")
+    page.fill("#member-user", "bob")
+    page.select_option("#member-role", "read")
+    page.click("text=Add member")
+    assert f"bob is now read of {org}" in page.locator(".notice").inner_text()
+    assert page.locator("tr", has_text="bob").locator("select").input_value() == "read"
+    if javascript:
+        shoot(page, results_dir, "org-members")
+    assert bob.goto(f"{site.endpoint}/{org}/secret-model").status == 200, "the new member sees the org's private repo"
+    bob.goto(f"{site.endpoint}/{org}")
+    assert "secret-model" in bob.content()
+    if javascript:
+        bob.goto(f"{site.endpoint}/settings/profile")
+        shoot(bob, results_dir, "profile-settings")
     other.close()
     context.close()
 
@@ -228,6 +260,8 @@ def test_every_page_template_is_valid_html_and_accessible(browser, site, tmp_pat
         params={"repo": repo, "readme": README},
     )
     head = page.goto(f"{site.endpoint}/api/models/{repo}").json()["sha"]
+    site._admin("org", "create", "checkers", "--owner", "alice")
+    site._admin("org", "add-member", "checkers", "bob", "--role", "write")
     paths = {
         "home": "/",
         "listing": "/models?search=checked",
@@ -241,6 +275,11 @@ def test_every_page_template_is_valid_html_and_accessible(browser, site, tmp_pat
         "settings": f"/{repo}/settings",
         "tokens": "/settings/tokens",
         "new": "/new",
+        "profile-settings": "/settings/profile",
+        "new-org": "/organizations/new",
+        "org-members": "/organizations/checkers/settings/members",
+        "org-profile": "/checkers",
+        "admin": "/admin",
         "not-found": "/alice/no-such-repo",
     }
     pages_dir = tmp_path / "pages"
@@ -256,8 +295,9 @@ def test_every_page_template_is_valid_html_and_accessible(browser, site, tmp_pat
             if violation["impact"] in ("serious", "critical"):
                 serious.append(f"{name}: {violation['id']} ({violation['impact']}): {violation['help']}")
     anonymous = browser.new_context().new_page()
-    anonymous.goto(f"{site.endpoint}/login")
-    (pages_dir / "login.html").write_text(anonymous.content())
+    for name in ("login", "join"):
+        anonymous.goto(f"{site.endpoint}/{name}")
+        (pages_dir / f"{name}.html").write_text(anonymous.content())
     assert not serious, "axe found serious or critical violations:\n" + "\n".join(serious)
     # The server's own HTML (not the DOM after axe ran): fetch it again, then one vnu run over every page.
     for name, path in paths.items():
